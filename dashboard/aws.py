@@ -1,0 +1,144 @@
+"""The one place boto3 clients are made, and what the desk knows of its credentials.
+
+Every client gets an explicit `botocore.config.Config` with
+`signature_version="s3v4"`: without it botocore still emits SigV2 presigned
+URLs for us-east-1 and custom endpoints (FACTS.md), which newer buckets refuse.
+No client is made at import time, which also keeps moto's patching reliable.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from dashboard.config import Settings
+from dashboard.errors import from_aws
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+RETRIES = {"mode": "standard", "max_attempts": 4}
+
+#: botocore `credentials.method` values whose keys never expire.
+LONG_TERM_METHODS = frozenset({"env", "shared-credentials-file", "config-file", "explicit", "boto-config", "iam-user"})
+
+
+def client_config(settings: Settings, service: str) -> Config:
+    s3: dict[str, Any] = {"addressing_style": "path" if settings.endpoint_url else "auto"}
+    return Config(
+        signature_version="s3v4" if service == "s3" else None,
+        retries=RETRIES,  # type: ignore[arg-type]
+        region_name=settings.region,
+        connect_timeout=5,
+        read_timeout=20,
+        s3=s3 if service == "s3" else None,
+    )
+
+
+@dataclass(frozen=True)
+class CredentialSnapshot:
+    """A frozen set of keys plus the expiry and source of the credentials they came from.
+
+    Signing with the snapshot (not the live, refreshable credentials) is what
+    makes the recorded expiry exactly the one that signed.
+    """
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    method: str | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def temporary(self) -> bool:
+        return bool(self.session_token) or self.access_key_id.startswith("ASIA")
+
+    @property
+    def kind(self) -> str:
+        if self.temporary:
+            return "temporary"
+        if self.access_key_id.startswith("AKIA") or self.method in LONG_TERM_METHODS:
+            return "long-term"
+        return "unknown"
+
+
+def snapshot(credentials: Any) -> CredentialSnapshot:
+    """Freeze botocore credentials and read their expiry (a private attribute, FACTS.md)."""
+    frozen = credentials.get_frozen_credentials()
+    # The expiry lives only on RefreshableCredentials._expiry_time; reading it after
+    # freezing pairs it with the keys just frozen (a refresh may have happened inside).
+    expiry = getattr(credentials, "_expiry_time", None)
+    if isinstance(expiry, datetime):
+        expiry = expiry.astimezone(timezone.utc) if expiry.tzinfo else expiry.replace(tzinfo=timezone.utc)
+    else:
+        expiry = None
+    return CredentialSnapshot(
+        access_key_id=frozen.access_key,
+        secret_access_key=frozen.secret_key,
+        session_token=frozen.token,
+        method=getattr(credentials, "method", None),
+        expires_at=expiry,
+    )
+
+
+class Aws:
+    """Session and client factory shared by the pages, the command line and the link resolver."""
+
+    def __init__(self, settings: Settings, session: boto3.Session | None = None) -> None:
+        self.settings = settings
+        self._session = session
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str | None], Any] = {}
+
+    @property
+    def session(self) -> boto3.Session:
+        with self._lock:
+            if self._session is None:
+                self._session = boto3.Session(region_name=self.settings.region)
+            return self._session
+
+    def client(self, service: str, credentials: CredentialSnapshot | None = None) -> Any:
+        """A client for `service`, signing with the ambient credentials or with a frozen snapshot.
+
+        Clients are cached per service and access key: creating one costs tens of
+        milliseconds, signing with one costs a fraction of a millisecond.
+        """
+        cache_key = (service, credentials.access_key_id if credentials else None)
+        session = self.session
+        with self._lock:
+            client = self._clients.get(cache_key)
+            if client is None:
+                kwargs: dict[str, Any] = {"config": client_config(self.settings, service), "region_name": self.settings.region}
+                if self.settings.endpoint_url and service in ("s3", "sts", "iam", "secretsmanager"):
+                    kwargs["endpoint_url"] = self.settings.endpoint_url
+                if credentials is not None:
+                    kwargs.update(
+                        aws_access_key_id=credentials.access_key_id,
+                        aws_secret_access_key=credentials.secret_access_key,
+                        aws_session_token=credentials.session_token,
+                    )
+                client = session.client(service, **kwargs)
+                if len(self._clients) > 64:  # role sessions rotate; keep the cache bounded
+                    self._clients.clear()
+                self._clients[cache_key] = client
+            return client
+
+    def s3(self, credentials: CredentialSnapshot | None = None) -> S3Client:
+        return self.client("s3", credentials)
+
+    def ambient(self) -> CredentialSnapshot:
+        """The credentials the desk runs with, frozen now."""
+        try:
+            credentials = self.session.get_credentials()
+        except Exception as exc:  # the chain itself can fail (bad profile, IMDS down)
+            raise from_aws(exc, action="load its credentials") from None
+        if credentials is None:
+            from botocore.exceptions import NoCredentialsError
+
+            raise from_aws(NoCredentialsError()) from None
+        return snapshot(credentials)

@@ -1,0 +1,199 @@
+"""Listing buckets and prefixes, one `ListObjectsV2` page at a time.
+
+Browsing never lists a whole prefix into memory: a page is one call, and the
+caller keeps the continuation tokens it needs to go forward and back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from dashboard.errors import AccessDenied, BadInput, from_aws
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+#: Objects in these classes must be restored before anyone can download them.
+ARCHIVE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+
+_BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    bucket: str
+    key: str
+    size: int
+    last_modified: datetime
+    storage_class: str
+    etag: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.key.rsplit("/", 1)[-1] or self.key
+
+    @property
+    def archived(self) -> bool:
+        return self.storage_class in ARCHIVE_CLASSES
+
+    @property
+    def s3_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class Folder:
+    bucket: str
+    prefix: str
+
+    @property
+    def name(self) -> str:
+        return self.prefix.rstrip("/").rsplit("/", 1)[-1] + "/"
+
+
+@dataclass(frozen=True)
+class Listing:
+    bucket: str
+    prefix: str
+    folders: tuple[Folder, ...]
+    objects: tuple[ObjectInfo, ...]
+    next_token: str | None
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_token is not None
+
+
+@dataclass(frozen=True)
+class ObjectDetails:
+    info: ObjectInfo
+    content_type: str
+    version_id: str | None
+    restore: str | None  # S3's x-amz-restore header, e.g. 'ongoing-request="true"'
+
+    @property
+    def downloadable(self) -> bool:
+        """Archived objects download only once a restore has finished."""
+        if not self.info.archived:
+            return True
+        return bool(self.restore) and 'ongoing-request="false"' in self.restore
+
+
+def validate_bucket_name(name: str) -> str:
+    if not _BUCKET_RE.match(name or ""):
+        raise BadInput(f"{name!r} is not a valid bucket name: use 3–63 lower-case letters, digits, dots and hyphens.")
+    return name
+
+
+def parse_s3_uri(text: str) -> tuple[str, str]:
+    """`s3://bucket/prefix` -> (bucket, prefix); a bare bucket name is accepted too."""
+    raw = (text or "").strip()
+    if not raw:
+        raise BadInput("No S3 path was given: type one like s3://my-bucket/folder/.")
+    if "://" in raw and not raw.startswith("s3://"):
+        raise BadInput(f"{raw[:80]!r} is not an s3:// path: type one like s3://my-bucket/folder/.")
+    bucket, _, prefix = raw.removeprefix("s3://").partition("/")
+    return validate_bucket_name(bucket), prefix
+
+
+def check_allowed(bucket: str, allowed: tuple[str, ...]) -> None:
+    if allowed and bucket not in allowed:
+        raise AccessDenied(
+            f"The desk is not allowed to share from bucket {bucket!r}: choose one of {', '.join(allowed)} "
+            "or ask a platform engineer to add it to SHAREDESK_BUCKETS."
+        )
+
+
+def list_buckets(s3: S3Client, allowed: tuple[str, ...] = ()) -> list[str]:
+    """The buckets the desk may browse: the configured list, or every bucket the credentials see."""
+    if allowed:
+        return list(allowed)
+    try:
+        response = s3.list_buckets()
+    except Exception as exc:
+        raise from_aws(exc, action="list buckets") from None
+    return sorted(b["Name"] for b in response.get("Buckets", []))
+
+
+def list_page(
+    s3: S3Client,
+    bucket: str,
+    prefix: str = "",
+    *,
+    token: str | None = None,
+    page_size: int = 100,
+    delimiter: str = "/",
+) -> Listing:
+    """One page of a prefix: sub-folders and objects, plus the token of the next page."""
+    validate_bucket_name(bucket)
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}
+    if delimiter:
+        kwargs["Delimiter"] = delimiter
+    if token:
+        kwargs["ContinuationToken"] = token
+    try:
+        response = s3.list_objects_v2(**kwargs)
+    except Exception as exc:
+        raise from_aws(exc, bucket=bucket, action="list objects") from None
+    # Keys come back percent-decoded by botocore's EncodingType=url handling; unquote
+    # is a no-op then, and protects against endpoints that ignore EncodingType.
+    objects = tuple(
+        ObjectInfo(
+            bucket=bucket,
+            key=item["Key"],
+            size=int(item.get("Size", 0)),
+            last_modified=item["LastModified"],
+            storage_class=item.get("StorageClass") or "STANDARD",
+            etag=str(item.get("ETag", "")).strip('"'),
+        )
+        for item in response.get("Contents", [])
+        if item["Key"] != prefix  # the folder's own marker object
+    )
+    folders = tuple(Folder(bucket, unquote(p["Prefix"]) if "%" in p["Prefix"] else p["Prefix"]) for p in response.get("CommonPrefixes", []))
+    next_token = response.get("NextContinuationToken") if response.get("IsTruncated") else None
+    return Listing(bucket=bucket, prefix=prefix, folders=folders, objects=objects, next_token=next_token)
+
+
+def head(s3: S3Client, bucket: str, key: str) -> ObjectDetails:
+    """Everything the listing does not say about one object: type, version, restore state."""
+    try:
+        response = s3.head_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        raise from_aws(exc, bucket=bucket, key=key, action="read object details") from None
+    info = ObjectInfo(
+        bucket=bucket,
+        key=key,
+        size=int(response.get("ContentLength", 0)),
+        last_modified=response["LastModified"],
+        storage_class=response.get("StorageClass") or "STANDARD",
+        etag=str(response.get("ETag", "")).strip('"'),
+    )
+    return ObjectDetails(
+        info=info,
+        content_type=response.get("ContentType") or "binary/octet-stream",
+        version_id=response.get("VersionId"),
+        restore=response.get("Restore"),
+    )
+
+
+def breadcrumb(prefix: str) -> list[tuple[str, str]]:
+    """[('/', ''), ('reports/', 'reports/'), ('2026/', 'reports/2026/')] for 'reports/2026/'."""
+    crumbs = [("/", "")]
+    acc = ""
+    for part in [p for p in prefix.split("/") if p][: prefix.count("/")]:
+        acc += part + "/"
+        crumbs.append((part + "/", acc))
+    return crumbs
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

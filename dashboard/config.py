@@ -1,0 +1,188 @@
+"""The desk's settings: one frozen object built from the environment, then secrets.
+
+Environment variables win over `.streamlit/secrets.toml` so that a deployment
+can override a checked-in secrets file without editing it.  Nothing here talks
+to AWS or Streamlit: the UI passes `st.secrets` in as a plain mapping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting has a value the desk cannot use; the message names it."""
+
+
+#: Every setting: (environment variable, default, description).  The README's
+#: configuration table is checked against this list by a test.
+SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
+    ("SHAREDESK_DEMO", "auto", "`1` forces the embedded demo, `0` forbids it; `auto` runs the demo when no AWS settings are present."),
+    ("AWS_REGION / AWS_DEFAULT_REGION", "us-east-1", "Region of the S3 buckets and of STS."),
+    ("AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL", "(AWS)", "Custom S3-compatible endpoint; links then use path-style addressing."),
+    ("SHAREDESK_BUCKETS", "(all listed)", "Comma-separated buckets the desk may browse and share."),
+    ("SHAREDESK_PAGE_SIZE", "100", "Objects per Browse page (one ListObjectsV2 call each)."),
+    ("SHAREDESK_SIGNING_ROLE_ARN", "", "Role assumed by the `role-session` strategy."),
+    ("SHAREDESK_SIGNING_ROLE_MAX_SESSION", "3600", "Session length (s) used when `iam:GetRole` is denied."),
+    ("SHAREDESK_SIGNER_ACCESS_KEY_ID", "", "Access key id of the dedicated signer IAM user (`iam-user`)."),
+    ("SHAREDESK_SIGNER_SECRET_ACCESS_KEY", "", "Its secret key (prefer secrets.toml or a Secrets Manager secret)."),
+    ("SHAREDESK_SIGNER_SECRET_ID", "", "Secrets Manager secret holding `{\"access_key_id\", \"secret_access_key\"}`."),
+    ("SHAREDESK_CLOUDFRONT_DOMAIN", "", "CloudFront distribution domain for the `cloudfront` strategy."),
+    ("SHAREDESK_CLOUDFRONT_KEY_PAIR_ID", "", "Public key id in the distribution's trusted key group."),
+    ("SHAREDESK_CLOUDFRONT_PRIVATE_KEY", "", "PEM private key (or SHAREDESK_CLOUDFRONT_PRIVATE_KEY_FILE, a path)."),
+    ("SHAREDESK_CLOUDFRONT_MAX_DAYS", "365", "Longest lifetime the desk signs CloudFront links for."),
+    ("SHAREDESK_SIGNATURE_AGE_CAP", "", "A bucket policy's `s3:signatureAge` cap, e.g. `12h`, so previews respect it."),
+    ("SHAREDESK_DATABASE_URL / DATABASE_URL", "state dir", "Issuance log: a SQLite path or `sqlite:///path`."),
+    ("SHAREDESK_STATE_DIR", "~/.local/state/share-desk", "Where the default log and the demo's server record live."),
+    ("SHAREDESK_PUBLIC_BASE_URL", "desk address", "Public base URL of stable links (`<base>/s/<token>`)."),
+    ("SHAREDESK_STABLE_MAX_DAYS", "90", "Longest lifetime of a stable link."),
+    ("SHAREDESK_STABLE_MINT_SECONDS", "300", "Lifetime of the presigned URL a stable-link click mints."),
+    ("SHAREDESK_IDENTITY_HEADER", "", "Header set by a trusted proxy that names the signed-in user."),
+)
+
+_AWS_MARKERS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    demo: bool
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    buckets: tuple[str, ...] = ()
+    page_size: int = 100
+    signing_role_arn: str | None = None
+    signing_role_max_session: int = 3600
+    signer_access_key_id: str | None = None
+    signer_secret_access_key: str | None = field(default=None, repr=False)
+    signer_secret_id: str | None = None
+    cloudfront_domain: str | None = None
+    cloudfront_key_pair_id: str | None = None
+    cloudfront_private_key: str | None = field(default=None, repr=False)
+    cloudfront_max_days: int = 365
+    signature_age_cap_seconds: int | None = None
+    database_url: str = ""
+    state_dir: Path = Path("~/.local/state/share-desk").expanduser()
+    public_base_url: str | None = None
+    stable_max_days: int = 90
+    stable_mint_seconds: int = 300
+    identity_header: str | None = None
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def log_location(self) -> str:
+        return self.database_url
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None) -> Settings:
+        """Build settings from the environment first, then secrets, then defaults."""
+        env = os.environ if environ is None else environ
+        lookup = _Lookup(env, secrets or {})
+
+        demo_flag = (lookup.get("SHAREDESK_DEMO") or "auto").strip().lower()
+        if demo_flag in ("1", "true", "yes", "on"):
+            demo = True
+        elif demo_flag in ("0", "false", "no", "off"):
+            demo = False
+        elif demo_flag == "auto":
+            demo = not any(env.get(name) for name in _AWS_MARKERS) and not lookup.get("SHAREDESK_BUCKETS")
+        else:
+            raise SettingsError(f"SHAREDESK_DEMO is {demo_flag!r}: set it to 1, 0 or auto.")
+
+        state_dir = Path(lookup.get("SHAREDESK_STATE_DIR") or "~/.local/state/share-desk").expanduser()
+        database_url = lookup.get("SHAREDESK_DATABASE_URL") or lookup.get("DATABASE_URL") or ""
+        if not database_url:
+            database_url = str(state_dir / ("demo-log.sqlite3" if demo else "log.sqlite3"))
+
+        private_key = lookup.get("SHAREDESK_CLOUDFRONT_PRIVATE_KEY")
+        key_file = lookup.get("SHAREDESK_CLOUDFRONT_PRIVATE_KEY_FILE")
+        if not private_key and key_file:
+            try:
+                private_key = Path(key_file).expanduser().read_text()
+            except OSError as exc:
+                raise SettingsError(
+                    f"SHAREDESK_CLOUDFRONT_PRIVATE_KEY_FILE points to {key_file}, which cannot be read ({exc.strerror}): fix the path or its permissions."
+                ) from None
+
+        age_cap = lookup.get("SHAREDESK_SIGNATURE_AGE_CAP")
+        return cls(
+            demo=demo,
+            region=lookup.get("AWS_REGION") or lookup.get("AWS_DEFAULT_REGION") or "us-east-1",
+            endpoint_url=lookup.get("AWS_ENDPOINT_URL_S3") or lookup.get("AWS_ENDPOINT_URL") or None,
+            buckets=tuple(b.strip() for b in (lookup.get("SHAREDESK_BUCKETS") or "").split(",") if b.strip()),
+            page_size=lookup.integer("SHAREDESK_PAGE_SIZE", 100, low=1, high=1000),
+            signing_role_arn=lookup.get("SHAREDESK_SIGNING_ROLE_ARN") or None,
+            signing_role_max_session=lookup.integer("SHAREDESK_SIGNING_ROLE_MAX_SESSION", 3600, low=900, high=43200),
+            signer_access_key_id=lookup.get("SHAREDESK_SIGNER_ACCESS_KEY_ID") or None,
+            signer_secret_access_key=lookup.get("SHAREDESK_SIGNER_SECRET_ACCESS_KEY") or None,
+            signer_secret_id=lookup.get("SHAREDESK_SIGNER_SECRET_ID") or None,
+            cloudfront_domain=lookup.get("SHAREDESK_CLOUDFRONT_DOMAIN") or None,
+            cloudfront_key_pair_id=lookup.get("SHAREDESK_CLOUDFRONT_KEY_PAIR_ID") or None,
+            cloudfront_private_key=private_key or None,
+            cloudfront_max_days=lookup.integer("SHAREDESK_CLOUDFRONT_MAX_DAYS", 365, low=1, high=3650),
+            signature_age_cap_seconds=_duration_seconds("SHAREDESK_SIGNATURE_AGE_CAP", age_cap) if age_cap else None,
+            database_url=database_url,
+            state_dir=state_dir,
+            public_base_url=(lookup.get("SHAREDESK_PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            stable_max_days=lookup.integer("SHAREDESK_STABLE_MAX_DAYS", 90, low=1, high=3650),
+            stable_mint_seconds=lookup.integer("SHAREDESK_STABLE_MINT_SECONDS", 300, low=60, high=3600),
+            identity_header=lookup.get("SHAREDESK_IDENTITY_HEADER") or None,
+        )
+
+
+def _duration_seconds(name: str, text: str) -> int:
+    from dashboard.durations import DurationError, parse_duration
+
+    try:
+        return int(parse_duration(text).total_seconds())
+    except DurationError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+
+
+class _Lookup:
+    """Environment first, then `[sharedesk]` in secrets (lower-case keys), then top-level secrets."""
+
+    def __init__(self, env: Mapping[str, str], secrets: Mapping[str, Any]) -> None:
+        self.env = env
+        self.secrets = secrets
+
+    def get(self, name: str) -> str | None:
+        if self.env.get(name):
+            return self.env[name]
+        try:
+            section = self.secrets.get("sharedesk") or {}
+            short = name.removeprefix("SHAREDESK_").lower()
+            for value in (section.get(short), self.secrets.get(name)):
+                if value not in (None, ""):
+                    if isinstance(value, (list, tuple)):
+                        return ",".join(str(v) for v in value)
+                    return str(value)
+        except Exception:  # st.secrets raises when no secrets file exists
+            return None
+        return None
+
+    def integer(self, name: str, default: int, *, low: int, high: int) -> int:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} is {raw!r}: it must be a whole number between {low} and {high}.") from None
+        if not low <= value <= high:
+            raise SettingsError(f"{name} is {value}: it must be between {low} and {high}.")
+        return value

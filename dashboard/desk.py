@@ -1,0 +1,68 @@
+"""What every entry point needs: settings, the AWS factory, the demo when there is one.
+
+The pages, the command line and the stable-link resolver all open the same
+`Desk`, so they share one client factory and one issuance log per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dashboard import demo as demo_mod
+from dashboard.aws import Aws
+from dashboard.config import Settings
+
+
+@dataclass
+class Desk:
+    settings: Settings
+    aws: Aws
+    demo: demo_mod.DemoServer | None = None
+    _log: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def is_demo(self) -> bool:
+        return self.demo is not None
+
+    @property
+    def log(self) -> Any:
+        """The issuance log, opened (and migrated) on first use."""
+        with self._lock:
+            if self._log is None:
+                from dashboard.store import IssuanceLog
+
+                self._log = IssuanceLog.open(self.settings.database_url)
+            return self._log
+
+
+def open_desk(
+    settings: Settings | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    share_demo: bool = False,
+) -> Desk:
+    """Build the desk; with no AWS settings, start (or join) the embedded demo first."""
+    settings = settings or Settings.load(environ, secrets)
+    if not settings.demo:
+        return Desk(settings=settings, aws=Aws(settings))
+    server = demo_mod.start(settings, share=share_demo, reuse=not share_demo)
+    settings = demo_mod.demo_settings(settings, server.endpoint)
+    return Desk(settings=settings, aws=Aws(settings, demo_mod.ambient_session(server.endpoint)), demo=server)
+
+
+_PROCESS_DESK: Desk | None = None
+_PROCESS_LOCK = threading.Lock()
+
+
+def process_desk(secrets: Mapping[str, Any] | None = None) -> Desk:
+    """One desk per server process, shared by the Streamlit pages and the link route."""
+    global _PROCESS_DESK
+    with _PROCESS_LOCK:
+        if _PROCESS_DESK is None:
+            _PROCESS_DESK = open_desk(secrets=secrets, share_demo=True)
+        return _PROCESS_DESK

@@ -1,0 +1,39 @@
+"""Browse-page state kept in the URL and the session: bucket, folder, search, page tokens."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import catalog
+from dashboard.desk import Desk
+
+
+@st.cache_data(ttl=30, show_spinner=False, max_entries=512)
+def cached_page(_desk: Desk, endpoint: str | None, bucket: str, prefix: str, token: str | None, page_size: int) -> catalog.Listing:
+    # `endpoint` is part of the cache key so two demo servers never share entries.
+    return catalog.list_page(_desk.aws.s3(), bucket, prefix, token=token, page_size=page_size)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_buckets(_desk: Desk, endpoint: str | None, allowed: tuple[str, ...]) -> list[str]:
+    return catalog.list_buckets(_desk.aws.s3(), allowed)
+
+
+def location() -> tuple[str | None, str]:
+    """The bucket and folder in the address bar, so a folder can be linked to."""
+    return st.query_params.get("bucket"), st.query_params.get("prefix", "")
+
+
+def go(bucket: str, prefix: str = "") -> None:
+    st.query_params["bucket"] = bucket
+    st.query_params["prefix"] = prefix
+    st.session_state.pop("browse.search", None)
+
+
+def page_tokens(scope: tuple) -> list[str | None]:
+    """The continuation tokens that lead to each page seen so far in this scope."""
+    state = st.session_state.setdefault("browse.tokens", {})
+    if state.get("scope") != scope:
+        state.clear()
+        state.update(scope=scope, tokens=[None])
+    return state["tokens"]

@@ -1,0 +1,63 @@
+"""The frame every page shares: the desk, the demo banner, errors as sentences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NoReturn
+
+import streamlit as st
+
+from dashboard.config import SettingsError
+from dashboard.desk import Desk, process_desk
+from dashboard.errors import DeskError
+
+#: Session-state key holding the objects picked on Browse for the Share page:
+#: a dict from "s3://bucket/key" to {"bucket", "key", "size", "storage_class"}.
+SELECTION_KEY = "sharedesk.selection"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    file: str
+    title: str
+    url_path: str
+    icon: str
+    default: bool = False
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("browse.py", "Browse", "browse", ":material/folder_open:", default=True),  # the default page is served at /
+)
+
+
+@st.cache_resource(show_spinner="Starting the desk…")
+def _desk() -> Desk:
+    try:
+        secrets = dict(st.secrets)
+    except Exception:  # no secrets file is fine
+        secrets = {}
+    return process_desk(secrets)
+
+
+def guard() -> Desk:
+    """Call first on every page: the desk, or a sentence saying why it cannot start."""
+    try:
+        desk = _desk()
+    except (DeskError, SettingsError) as exc:
+        fail(str(exc))
+    if desk.is_demo:
+        st.info(
+            "**Demo desk** — an embedded S3, STS and IAM (moto) on loopback, seeded with sample files, a simulated "
+            "Fargate task role and a signer user. Nothing here touches AWS.",
+            icon=":material/science:",
+        )
+    return desk
+
+
+def fail(message: str) -> NoReturn:
+    st.error(message, icon=":material/error:")
+    st.stop()
+
+
+def selection() -> dict[str, dict]:
+    return st.session_state.setdefault(SELECTION_KEY, {})

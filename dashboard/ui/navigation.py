@@ -1,0 +1,20 @@
+"""What `streamlit run` executes on every rerun: the page frame, then the chosen page.
+
+It lives in a sub-folder on purpose: a navigation script beside `pages/` is
+skipped when a fresh server is opened on a deep link (PLATFORM.md).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.ui.frame import PAGES
+
+st.set_page_config(page_title="Share Desk", page_icon=":material/link:", layout="wide")
+navigation = st.navigation(
+    [
+        st.Page(f"../../pages/{page.file}", title=page.title, url_path=page.url_path, icon=page.icon, default=page.default)
+        for page in PAGES
+    ]
+)
+navigation.run()

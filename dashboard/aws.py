@@ -22,7 +22,7 @@ from dashboard.errors import from_aws
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-RETRIES = {"mode": "standard", "max_attempts": 4}
+RETRIES = {"mode": "standard", "total_max_attempts": 4}
 
 #: botocore `credentials.method` values whose keys never expire.
 LONG_TERM_METHODS = frozenset({"env", "shared-credentials-file", "config-file", "explicit", "boto-config", "iam-user"})

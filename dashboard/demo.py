@@ -221,6 +221,14 @@ def seed_objects(objects: list[tuple[str, str, str]], *, account_id: str = ACCOU
         stored._metadata["Content-Type"] = mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
+def ensure_seeded(endpoint: str) -> None:
+    """Seed again if moto's backends were reset (tests mixing `mock_aws` and the demo do that)."""
+    from moto.s3.models import s3_backends
+
+    if SUPPORT_BUCKET not in s3_backends[ACCOUNT_ID]["aws"].buckets:
+        seed(endpoint)
+
+
 def seed(endpoint: str) -> None:
     """Seed S3 in-process, and IAM/STS over the API (a handful of calls)."""
     seed_objects(demo_objects())

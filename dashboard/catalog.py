@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from dashboard.errors import AccessDenied, BadInput, from_aws
+from dashboard.errors import BadInput, NotAllowed, from_aws
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -102,7 +102,7 @@ def parse_s3_uri(text: str) -> tuple[str, str]:
 
 def check_allowed(bucket: str, allowed: tuple[str, ...]) -> None:
     if allowed and bucket not in allowed:
-        raise AccessDenied(
+        raise NotAllowed(
             f"The desk is not allowed to share from bucket {bucket!r}: choose one of {', '.join(allowed)} "
             "or ask a platform engineer to add it to SHAREDESK_BUCKETS."
         )

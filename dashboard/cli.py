@@ -68,7 +68,7 @@ def _ls(desk: Desk, args: argparse.Namespace) -> int:
         return 0
     bucket, prefix = catalog.parse_s3_uri(args.path)
     catalog.check_allowed(bucket, desk.settings.buckets)
-    page_size = args.page_size or desk.settings.page_size
+    page_size = desk.settings.page_size if args.page_size is None else args.page_size
     if not 1 <= page_size <= 1000:
         raise BadInput(f"--page-size {page_size} is out of range: use 1 to 1000.")
     listing = catalog.list_page(desk.aws.s3(), bucket, prefix, token=args.page_token, page_size=page_size)

@@ -40,6 +40,10 @@ class AccessDenied(DeskError):
     pass
 
 
+class NotAllowed(BadInput):
+    """The desk's own policy refuses the request (a bucket, a lifetime, a strategy)."""
+
+
 class Unreachable(DeskError):
     pass
 

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from dashboard import catalog, demo
 from dashboard.aws import Aws, client_config
-from dashboard.errors import AccessDenied, BadInput, NoCredentials, NotFound, Throttled, Unreachable
+from dashboard.errors import AccessDenied, BadInput, NotAllowed, NoCredentials, NotFound, Throttled, Unreachable
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_head_reports_the_content_type(seeded):
 def test_allowed_buckets_limit_what_is_listed(seeded):
     assert catalog.list_buckets(seeded) == sorted(demo.BUCKETS)
     assert catalog.list_buckets(seeded, ("sharedesk-demo-support",)) == ["sharedesk-demo-support"]
-    with pytest.raises(AccessDenied, match="not allowed to share from bucket"):
+    with pytest.raises(NotAllowed, match="not allowed to share from bucket"):
         catalog.check_allowed("other-bucket", ("sharedesk-demo-support",))
 
 

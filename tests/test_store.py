@@ -327,17 +327,11 @@ def test_record_many_stores_nothing_when_one_link_is_bad(log: IssuanceLog) -> No
     assert log.record(make_link(5)).id > 1  # the log is still usable
 
 
-def test_record_many_of_2000_links_takes_well_under_100_ms(log: IssuanceLog) -> None:
-    links = [make_link(n) for n in range(2000)]
-    timings = []
-    for _ in range(5):  # best of five: the machine is shared, the code is not slower
-        started = time.perf_counter()
-        entries = log.record_many(links)
-        timings.append(time.perf_counter() - started)
-        assert len(entries) == 2000
-
-    assert min(timings) < 0.1, timings
-    assert log.count() == 10_000
+def test_record_many_of_2000_links_stores_them_all(log: IssuanceLog) -> None:
+    # How fast is measured in bench/issue.py: timed assertions do not belong in tests.
+    entries = log.record_many([make_link(n) for n in range(2000)])
+    assert len(entries) == 2000 == log.count()
+    assert [e.id for e in entries] == sorted(e.id for e in entries)
 
 
 def test_find_by_fingerprint_finds_the_link_and_none_for_an_unknown_one(

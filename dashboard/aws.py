@@ -8,6 +8,7 @@ No client is made at import time, which also keeps moto's patching reliable.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,12 +18,22 @@ import boto3
 from botocore.config import Config
 
 from dashboard.config import Settings
-from dashboard.errors import from_aws
+from dashboard.errors import NotConfigured, from_aws
+from dashboard.expiry import CredentialFacts, CredentialKind
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 RETRIES = {"mode": "standard", "total_max_attempts": 4}
+
+#: How reasons name the credentials a botocore method produced.
+METHOD_LABELS = {
+    "container-role": "the task role's temporary credentials",
+    "iam-role": "the instance profile's temporary credentials",
+    "assume-role": "the assumed role's temporary credentials",
+    "assume-role-with-web-identity": "the web-identity role's temporary credentials",
+    "sso": "the SSO session's temporary credentials",
+}
 
 #: botocore `credentials.method` values whose keys never expire.
 LONG_TERM_METHODS = frozenset({"env", "shared-credentials-file", "config-file", "explicit", "boto-config", "iam-user"})
@@ -66,6 +77,22 @@ class CredentialSnapshot:
             return "long-term"
         return "unknown"
 
+    def facts(self, label: str | None = None) -> CredentialFacts:
+        """What the expiry model needs to know of these credentials."""
+        kind = CredentialKind(self.kind)
+        default = {
+            CredentialKind.TEMPORARY: METHOD_LABELS.get(self.method or "", "the temporary credentials"),
+            CredentialKind.LONG_TERM: "the long-term access key",
+            CredentialKind.UNKNOWN: "the credentials",
+        }[kind]
+        return CredentialFacts(
+            kind=kind,
+            expires_at=None if kind is CredentialKind.LONG_TERM else self.expires_at,
+            method=self.method,
+            access_key_id=self.access_key_id,
+            label=label or default,
+        )
+
 
 def snapshot(credentials: Any) -> CredentialSnapshot:
     """Freeze botocore credentials and read their expiry (a private attribute, FACTS.md)."""
@@ -94,6 +121,7 @@ class Aws:
         self._session = session
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str | None], Any] = {}
+        self._signer_key: CredentialSnapshot | None = None
 
     @property
     def session(self) -> boto3.Session:
@@ -130,6 +158,44 @@ class Aws:
 
     def s3(self, credentials: CredentialSnapshot | None = None) -> S3Client:
         return self.client("s3", credentials)
+
+    def signer_key(self) -> CredentialSnapshot:
+        """The dedicated signer user's long-term key, from settings or a Secrets Manager secret."""
+        with self._lock:
+            cached = self._signer_key
+        if cached is not None:
+            return cached
+        settings = self.settings
+        if settings.signer_access_key_id and settings.signer_secret_access_key:
+            key_id, secret = settings.signer_access_key_id, settings.signer_secret_access_key
+        elif settings.signer_secret_id:
+            key_id, secret = self._signer_key_from_secret(settings.signer_secret_id)
+        else:
+            raise NotConfigured(
+                "No signer user key is configured: set SHAREDESK_SIGNER_ACCESS_KEY_ID and SHAREDESK_SIGNER_SECRET_ACCESS_KEY "
+                "(or SHAREDESK_SIGNER_SECRET_ID, a Secrets Manager secret)."
+            )
+        if not key_id.startswith("AKIA"):
+            raise NotConfigured(
+                f"The signer key {key_id[:4]}… is not a long-term IAM user key (AKIA…): temporary keys would make its links die early."
+            )
+        key = CredentialSnapshot(access_key_id=key_id, secret_access_key=secret, method="explicit")
+        with self._lock:
+            self._signer_key = key
+        return key
+
+    def _signer_key_from_secret(self, secret_id: str) -> tuple[str, str]:
+        try:
+            raw = self.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+        except Exception as exc:
+            raise from_aws(exc, action=f"read the signer key secret {secret_id}") from None
+        try:
+            value = json.loads(raw)
+            return str(value["access_key_id"]), str(value["secret_access_key"])
+        except (ValueError, KeyError, TypeError):
+            raise NotConfigured(
+                f"The secret {secret_id} must be JSON with access_key_id and secret_access_key: fix the secret's value."
+            ) from None
 
     def ambient(self) -> CredentialSnapshot:
         """The credentials the desk runs with, frozen now."""

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 EXTENSIONS: list[Callable[[Any], None]] = []
 
 
-def _print_json(value: Any) -> None:
+def print_json(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False, indent=2))
 
 
@@ -62,7 +62,7 @@ def _ls(desk: Desk, args: argparse.Namespace) -> int:
     if not args.path:
         buckets = catalog.list_buckets(desk.aws.s3(), desk.settings.buckets)
         if args.json:
-            _print_json([{"bucket": b} for b in buckets])
+            print_json([{"bucket": b} for b in buckets])
         else:
             print("\n".join(f"s3://{b}/" for b in buckets))
         return 0
@@ -73,7 +73,7 @@ def _ls(desk: Desk, args: argparse.Namespace) -> int:
         raise BadInput(f"--page-size {page_size} is out of range: use 1 to 1000.")
     listing = catalog.list_page(desk.aws.s3(), bucket, prefix, token=args.page_token, page_size=page_size)
     if args.json:
-        _print_json(
+        print_json(
             [
                 {"key": o.key, "size": o.size, "last_modified": iso_z(o.last_modified), "storage_class": o.storage_class}
                 for o in listing.objects
@@ -91,6 +91,8 @@ def _ls(desk: Desk, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import dashboard.cli_issue  # noqa: F401 - registers its sub-command
+
     try:
         args = build_parser().parse_args(argv)
         desk = open_desk()

@@ -28,6 +28,7 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("SHAREDESK_BUCKETS", "(all listed)", "Comma-separated buckets the desk may browse and share."),
     ("SHAREDESK_PAGE_SIZE", "100", "Objects per Browse page (one ListObjectsV2 call each)."),
     ("SHAREDESK_SIGNING_ROLE_ARN", "", "Role assumed by the `role-session` strategy."),
+    ("SHAREDESK_SIGNING_ROLE_SOURCE", "ambient", "Credentials that assume the signing role: `ambient` (role chaining caps sessions at 1 h when those are temporary) or `signer-user`."),
     ("SHAREDESK_SIGNING_ROLE_MAX_SESSION", "3600", "Session length (s) used when `iam:GetRole` is denied."),
     ("SHAREDESK_SIGNER_ACCESS_KEY_ID", "", "Access key id of the dedicated signer IAM user (`iam-user`)."),
     ("SHAREDESK_SIGNER_SECRET_ACCESS_KEY", "", "Its secret key (prefer secrets.toml or a Secrets Manager secret)."),
@@ -65,6 +66,7 @@ class Settings:
     page_size: int = 100
     signing_role_arn: str | None = None
     signing_role_max_session: int = 3600
+    signing_role_source: str = "ambient"
     signer_access_key_id: str | None = None
     signer_secret_access_key: str | None = field(default=None, repr=False)
     signer_secret_id: str | None = None
@@ -126,6 +128,7 @@ class Settings:
             buckets=tuple(b.strip() for b in (lookup.get("SHAREDESK_BUCKETS") or "").split(",") if b.strip()),
             page_size=lookup.integer("SHAREDESK_PAGE_SIZE", 100, low=1, high=1000),
             signing_role_arn=lookup.get("SHAREDESK_SIGNING_ROLE_ARN") or None,
+            signing_role_source=lookup.choice("SHAREDESK_SIGNING_ROLE_SOURCE", ("ambient", "signer-user")),
             signing_role_max_session=lookup.integer("SHAREDESK_SIGNING_ROLE_MAX_SESSION", 3600, low=900, high=43200),
             signer_access_key_id=lookup.get("SHAREDESK_SIGNER_ACCESS_KEY_ID") or None,
             signer_secret_access_key=lookup.get("SHAREDESK_SIGNER_SECRET_ACCESS_KEY") or None,
@@ -174,6 +177,12 @@ class _Lookup:
         except Exception:  # st.secrets raises when no secrets file exists
             return None
         return None
+
+    def choice(self, name: str, choices: tuple[str, ...]) -> str:
+        raw = (self.get(name) or choices[0]).strip().lower()
+        if raw not in choices:
+            raise SettingsError(f"{name} is {raw!r}: use one of {', '.join(choices)}.")
+        return raw
 
     def integer(self, name: str, default: int, *, low: int, high: int) -> int:
         raw = self.get(name)

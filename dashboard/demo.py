@@ -88,6 +88,10 @@ def demo_settings(settings: Settings, endpoint: str) -> Settings:
         buckets=BUCKETS,
         signing_role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{SIGNING_ROLE}",
         signing_role_max_session=43200,
+        # The simulated task role's credentials are temporary: assuming the signing
+        # role with them would be role chaining, capped at 1 h.  The demo assumes it
+        # with the signer user's key instead, so the role's full 12 h show.
+        signing_role_source="signer-user",
         signer_access_key_id=SIGNER_KEY_ID,
         signer_secret_access_key=SIGNER_SECRET,
         cloudfront_domain=CLOUDFRONT_DOMAIN,

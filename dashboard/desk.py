@@ -22,11 +22,22 @@ class Desk:
     aws: Aws
     demo: demo_mod.DemoServer | None = None
     _log: Any = field(default=None, repr=False)
+    _strategies: dict[str, Any] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def is_demo(self) -> bool:
         return self.demo is not None
+
+    @property
+    def strategies(self) -> dict[str, Any]:
+        """Every sharing strategy, built once per desk (role sessions are cached inside)."""
+        with self._lock:
+            if self._strategies is None:
+                from dashboard.strategies import build_all
+
+                self._strategies = build_all(self)
+            return self._strategies
 
     @property
     def log(self) -> Any:

@@ -44,6 +44,12 @@ class NotAllowed(BadInput):
     """The desk's own policy refuses the request (a bucket, a lifetime, a strategy)."""
 
 
+class NotConfigured(DeskError):
+    """A strategy or feature lacks the settings it needs; the message names them."""
+
+    exit_code = 2
+
+
 class Unreachable(DeskError):
     pass
 

@@ -1,0 +1,40 @@
+"""`ambient`: sign with whatever credentials the desk process runs with.
+
+The credentials are frozen first and the URL is signed with that frozen set,
+so the credential expiry recorded in the log is exactly the one that signed.
+On Fargate, EC2 or with an assumed role this is the strategy whose links die
+early: hours (or, near a refresh, about ten minutes) after signing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dashboard.desk import Desk
+from dashboard.strategies.base import Preview, ShareRequest, Signed, expiry_for, preview_from
+from dashboard.strategies.s3links import lifetime_problem, presign_get, s3_caps, signed_s3_link
+
+
+class Ambient:
+    name = "ambient"
+    title = "Desk's own credentials"
+    risk = "Dies with the desk's credentials; nothing long-lived to leak."
+    risk_rank = 0
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+
+    def preview(self, request: ShareRequest, now: datetime) -> Preview:
+        if problem := lifetime_problem(request):
+            return preview_from(self, unavailable=problem)
+        credentials = self.desk.aws.ambient()
+        return preview_from(self, expiry_for(self.name, request, now, credentials.facts(), s3_caps(self.desk.settings)))
+
+    def sign(self, request: ShareRequest, now: datetime) -> Signed:
+        credentials = self.desk.aws.ambient()
+        url = presign_get(self.desk.aws.s3(credentials), request)
+        return signed_s3_link(self.name, request, url, credentials.facts(), s3_caps(self.desk.settings))
+
+
+def build(desk: Desk) -> Ambient:
+    return Ambient(desk)

@@ -1,0 +1,135 @@
+"""`role-session`: a fresh AssumeRole session of a dedicated signing role, just before signing.
+
+The session is asked for the role's whole `MaxSessionDuration` (read with
+iam:GetRole; moto and AWS both accept less) and reused while it still covers
+the asked lifetime, or nearly as much as a fresh one would.  When the
+credentials that assume the role are themselves temporary, AWS treats it as
+role chaining and caps the session at one hour; the desk says so instead of
+pretending otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import datetime, timedelta, timezone
+
+from botocore.exceptions import ClientError
+
+from dashboard.aws import CredentialSnapshot
+from dashboard.desk import Desk
+from dashboard.errors import DeskError, NotConfigured, from_aws
+from dashboard.expiry import CredentialFacts, CredentialKind
+from dashboard.strategies.base import Preview, ShareRequest, Signed, expiry_for, preview_from
+from dashboard.strategies.s3links import lifetime_problem, presign_get, s3_caps, signed_s3_link
+
+CHAINED_MAX = 3600  # seconds: AWS's limit for a role assumed with role credentials
+#: A session is renewed only when a fresh one would last this much longer, so a
+#: bulk action of thousands of links does not call STS once per link.
+RENEW_TOLERANCE = timedelta(minutes=5)
+LABEL = "a session of the signing role"
+
+
+class RoleSession:
+    name = "role-session"
+    title = "Fresh role session"
+    risk = "Ends with the role session (at most 12 h); nothing long-lived to leak."
+    risk_rank = 1
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+        self._lock = threading.Lock()
+        self._session: CredentialSnapshot | None = None
+        self._max_duration: int | None = None
+        self.assumed = 0  # sessions assumed so far (shown on the Signers page, checked by tests)
+
+    # -- what a fresh session would give --------------------------------------------
+
+    def _source(self) -> CredentialSnapshot:
+        if self.desk.settings.signing_role_source == "signer-user":
+            return self.desk.aws.signer_key()
+        return self.desk.aws.ambient()
+
+    def max_duration(self) -> int:
+        """The role's MaxSessionDuration, or the configured fallback when iam:GetRole is denied."""
+        if self._max_duration is None:
+            role_name = (self.desk.settings.signing_role_arn or "").rsplit("/", 1)[-1]
+            try:
+                role = self.desk.aws.client("iam").get_role(RoleName=role_name)["Role"]
+                self._max_duration = int(role.get("MaxSessionDuration", 3600))
+            except Exception:
+                self._max_duration = self.desk.settings.signing_role_max_session
+        return self._max_duration
+
+    def session_length(self) -> int:
+        """What a fresh session lasts: the role's maximum, or one hour when chained."""
+        longest = self.max_duration()
+        return min(longest, CHAINED_MAX) if self._source().temporary else longest
+
+    def _usable(self, session: CredentialSnapshot | None, request: ShareRequest, now: datetime) -> bool:
+        if session is None or session.expires_at is None:
+            return False
+        left = session.expires_at - now
+        fresh = timedelta(seconds=self.session_length())
+        return left > timedelta(0) and left >= min(request.lifetime, fresh - RENEW_TOLERANCE)
+
+    # -- the strategy ---------------------------------------------------------------
+
+    def preview(self, request: ShareRequest, now: datetime) -> Preview:
+        if not self.desk.settings.signing_role_arn:
+            return preview_from(self, unavailable="No signing role is configured: set SHAREDESK_SIGNING_ROLE_ARN.")
+        if problem := lifetime_problem(request):
+            return preview_from(self, unavailable=problem)
+        session = self._session
+        if self._usable(session, request, now):
+            assert session is not None
+            facts = session.facts(LABEL)
+        else:
+            expires = now + timedelta(seconds=self.session_length())
+            facts = CredentialFacts(kind=CredentialKind.TEMPORARY, expires_at=expires, method="assume-role", label=LABEL)
+        return preview_from(self, expiry_for(self.name, request, now, facts, s3_caps(self.desk.settings)))
+
+    def session_for(self, request: ShareRequest, now: datetime) -> CredentialSnapshot:
+        with self._lock:
+            if not self._usable(self._session, request, now):
+                self._session = self._assume(request.issuer)
+            assert self._session is not None
+            return self._session
+
+    def _assume(self, issuer: str) -> CredentialSnapshot:
+        arn = self.desk.settings.signing_role_arn
+        if not arn:
+            raise NotConfigured("No signing role is configured: set SHAREDESK_SIGNING_ROLE_ARN.")
+        source = self._source()
+        sts = self.desk.aws.client("sts", source)
+        name = ("share-desk-" + re.sub(r"[^\w+=,.@-]", "-", issuer))[:64]
+        duration = self.session_length()
+        try:
+            try:
+                response = sts.assume_role(RoleArn=arn, RoleSessionName=name, DurationSeconds=duration)
+            except ClientError as exc:
+                if "role chaining" not in str(exc) or duration <= CHAINED_MAX:
+                    raise
+                response = sts.assume_role(RoleArn=arn, RoleSessionName=name, DurationSeconds=CHAINED_MAX)
+        except DeskError:
+            raise
+        except Exception as exc:
+            raise from_aws(exc, action=f"assume the signing role {arn}") from None
+        creds = response["Credentials"]
+        self.assumed += 1
+        return CredentialSnapshot(
+            access_key_id=creds["AccessKeyId"],
+            secret_access_key=creds["SecretAccessKey"],
+            session_token=creds["SessionToken"],
+            method="assume-role",
+            expires_at=creds["Expiration"].astimezone(timezone.utc),
+        )
+
+    def sign(self, request: ShareRequest, now: datetime) -> Signed:
+        session = self.session_for(request, now)
+        url = presign_get(self.desk.aws.s3(session), request)
+        return signed_s3_link(self.name, request, url, session.facts(LABEL), s3_caps(self.desk.settings))
+
+
+def build(desk: Desk) -> RoleSession:
+    return RoleSession(desk)

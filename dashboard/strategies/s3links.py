@@ -1,0 +1,92 @@
+"""Presigning S3 GET links the way every S3 strategy must: SigV4, validated, fingerprinted."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import unicodedata
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from unittest import mock
+from urllib.parse import quote
+
+from dashboard.config import Settings
+from dashboard.expiry import Caps, CredentialFacts, LifetimeError, as_utc, validate_sigv4_expires
+from dashboard.store import fingerprint
+from dashboard.strategies.base import ShareRequest, Signed, expiry_for
+from dashboard.urlparse import strip_secrets
+
+_UNSAFE_ASCII = re.compile(r'[^A-Za-z0-9 !#$&+,.;=@^_`{}~()\[\]-]')
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII fallback and an RFC 5987 UTF-8 name (RFC 6266).
+
+    Quotes, backslashes, control characters and path separators never reach the
+    header: a file name cannot break out of it or inject another header.
+    """
+    clean = "".join(ch for ch in filename if unicodedata.category(ch)[0] != "C")
+    clean = clean.replace("/", "_").replace("\\", "_").strip().strip(".") or "download"
+    clean = clean[:200]
+    fallback = unicodedata.normalize("NFKD", clean).encode("ascii", "ignore").decode()
+    fallback = _UNSAFE_ASCII.sub("_", fallback).strip() or "download"
+    encoded = quote(clean, safe="")
+    if fallback == clean:
+        return f'attachment; filename="{fallback}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+
+
+def presign_get(s3: Any, request: ShareRequest) -> str:
+    """A SigV4 GET URL for the request; the lifetime is checked before anything is signed.
+
+    botocore itself does not check the 604,800-second limit (FACTS.md): an
+    over-long X-Amz-Expires would give a link S3 refuses outright.
+    """
+    expires = validate_sigv4_expires(request.lifetime)
+    params: dict[str, Any] = {"Bucket": request.bucket, "Key": request.key}
+    if request.filename:
+        params["ResponseContentDisposition"] = content_disposition(request.filename)
+    if request.version_id:
+        params["VersionId"] = request.version_id
+    return str(s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires))
+
+
+def s3_caps(settings: Settings) -> Caps:
+    """A bucket policy's s3:signatureAge cap, when the platform team told the desk about one."""
+    seconds = settings.signature_age_cap_seconds
+    return Caps(signature_age=timedelta(seconds=seconds) if seconds else None)
+
+
+def lifetime_problem(request: ShareRequest) -> str | None:
+    """Why S3 cannot sign this lifetime at all, or None."""
+    try:
+        validate_sigv4_expires(request.lifetime)
+    except LifetimeError as exc:
+        return str(exc)
+    return None
+
+
+def signed_s3_link(strategy: str, request: ShareRequest, url: str, credentials: CredentialFacts, caps: Caps) -> Signed:
+    """The signed link with its expiry computed from the URL's own X-Amz-Date (to the second)."""
+    stamp = url.partition("X-Amz-Date=")[2][:16]
+    signed_at = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    expiry = expiry_for(strategy, request, signed_at, credentials, caps)
+    signature = url.rpartition("X-Amz-Signature=")[2].partition("&")[0]
+    return Signed(url=url, expiry=expiry, credentials=credentials, fingerprint=fingerprint(signature), display_url=strip_secrets(url))
+
+
+_CLOCK_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def signing_clock(at: datetime) -> Iterator[None]:
+    """Sign as if it were `at`: used only to seed the demo's history of past links.
+
+    botocore reads the signing time from `botocore.auth.get_current_datetime`
+    (PLATFORM.md); patching it is the documented way to reproduce a signature.
+    """
+    naive = as_utc(at).replace(tzinfo=None)
+    with _CLOCK_LOCK, mock.patch("botocore.auth.get_current_datetime", return_value=naive):
+        yield

@@ -20,6 +20,17 @@ from dashboard.store import LogEntry, LogError, NewLink
 from dashboard.strategies import Preview, ShareRequest, Signed
 
 
+#: The lifetimes the Share page offers first (label -> lifetime).
+LIFETIME_PRESETS: dict[str, timedelta] = {
+    "15 min": timedelta(minutes=15),
+    "1 h": timedelta(hours=1),
+    "12 h": timedelta(hours=12),
+    "1 d": timedelta(days=1),
+    "7 d": timedelta(days=7),
+    "30 d": timedelta(days=30),
+}
+
+
 @dataclass(frozen=True)
 class Recommendation:
     strategy: str | None

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from dashboard.catalog import Listing, human_size
+from dashboard.durations import format_duration
+from dashboard.expiry import iso_z
+
+if TYPE_CHECKING:
+    from dashboard.issuing import IssuedLink
+    from dashboard.strategies import Preview
 
 
 def listing_frame(listing: Listing, tz: str | None = None) -> pd.DataFrame:
@@ -30,3 +38,42 @@ def listing_frame(listing: Listing, tz: str | None = None) -> pd.DataFrame:
             pass
     frame["Last modified"] = modified
     return frame
+
+
+def preview_frame(previews: list[Preview], recommended: str | None) -> pd.DataFrame:
+    """The side-by-side comparison of strategies the Share page shows before issuing."""
+    rows = []
+    for p in previews:
+        e = p.expiry
+        rows.append(
+            {
+                "": "★ recommended" if p.strategy == recommended else "",
+                "Strategy": p.strategy,
+                "Real expiry": e.effective_expires_at if e else None,
+                "Nominal expiry": e.nominal_expires_at if e else None,
+                "Real life": format_duration(e.effective_expires_at - e.signed_at) if e and e.effective_expires_at else ("unknown" if e else "—"),
+                "Bound by": str(e.bound_by) if e else "unavailable",
+                "Why": e.reason if e else p.unavailable,
+                "Standing risk": p.risk,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def issued_frame(links: list[IssuedLink]) -> pd.DataFrame:
+    """Issued links for the CSV download (the only place a full URL is written, on the agent's request)."""
+    return pd.DataFrame(
+        [
+            {
+                "log_id": link.entry.id,
+                "object": f"s3://{link.entry.bucket}/{link.entry.key}",
+                "strategy": link.entry.strategy,
+                "url": link.url,
+                "real_expiry_utc": iso_z(link.entry.effective_expires_at),
+                "nominal_expiry_utc": iso_z(link.entry.nominal_expires_at),
+                "bound_by": link.entry.bound_by,
+                "ticket": link.entry.ticket or "",
+            }
+            for link in links
+        ]
+    )

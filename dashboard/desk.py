@@ -63,7 +63,11 @@ def open_desk(
         return Desk(settings=settings, aws=Aws(settings))
     server = demo_mod.start(settings, share=share_demo, reuse=not share_demo)
     settings = demo_mod.demo_settings(settings, server.endpoint)
-    return Desk(settings=settings, aws=Aws(settings, demo_mod.ambient_session(server.endpoint)), demo=server)
+    desk = Desk(settings=settings, aws=Aws(settings, demo_mod.ambient_session(server.endpoint)), demo=server)
+    from dashboard.demo_history import seed_history
+
+    seed_history(desk)  # once per log file: a no-op when the log already has rows
+    return desk
 
 
 _PROCESS_DESK: Desk | None = None

@@ -82,7 +82,7 @@ def recommend(options: Sequence[Preview], lifetime: timedelta) -> Recommendation
     return Recommendation(best.strategy, f"No strategy reaches the {asked} asked; {best.strategy} lasts longest ({real}).")
 
 
-def _row(request: ShareRequest, strategy: str, signed: Signed, issued_at: datetime) -> NewLink:
+def log_row(request: ShareRequest, strategy: str, signed: Signed, issued_at: datetime) -> NewLink:
     expiry, credentials = signed.expiry, signed.credentials
     assert expiry is not None and credentials is not None
     return NewLink(
@@ -150,7 +150,7 @@ def issue(
         if progress:
             progress(done, len(requests))
     try:
-        entries = desk.log.record_many([_row(r, strategy.name, s, issued_at) for r, s in signed])
+        entries = desk.log.record_many([log_row(r, strategy.name, s, issued_at) for r, s in signed])
     except LogError as exc:
         raise DeskError(str(exc)) from None
     return [IssuedLink(url=s.url, entry=e) for (_, s), e in zip(signed, entries)]

@@ -32,9 +32,10 @@ def _add(sub: Any) -> None:
 EXTENSIONS.append(_add)
 
 
-def _issuer(args: argparse.Namespace) -> str:
-    if args.issuer:
-        return str(args.issuer)
+def issuer_name(given: str | None) -> str:
+    """Who the command line acts for: the flag, $SHAREDESK_ISSUER, or the login name."""
+    if given:
+        return given
     if os.environ.get("SHAREDESK_ISSUER"):
         return os.environ["SHAREDESK_ISSUER"]
     try:
@@ -51,7 +52,7 @@ def _issue(desk: Desk, args: argparse.Namespace) -> int:
     except DurationError as exc:
         raise BadInput(str(exc)) from None
     request = ShareRequest(
-        bucket=bucket, key=key, lifetime=lifetime, issuer=_issuer(args), filename=args.filename, ticket=args.ticket, note=args.note
+        bucket=bucket, key=key, lifetime=lifetime, issuer=issuer_name(args.issuer), filename=args.filename, ticket=args.ticket, note=args.note
     )
     name = args.strategy
     if name is None:

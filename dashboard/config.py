@@ -44,6 +44,7 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("SHAREDESK_STABLE_MAX_DAYS", "90", "Longest lifetime of a stable link."),
     ("SHAREDESK_STABLE_MINT_SECONDS", "300", "Lifetime of the presigned URL a stable-link click mints."),
     ("SHAREDESK_IDENTITY_HEADER", "", "Header set by a trusted proxy that names the signed-in user."),
+    ("SHAREDESK_CLIENT_IP_HEADER", "", "Header set by a trusted proxy with the customer's IP (e.g. X-Forwarded-For), for the click log."),
 )
 
 _AWS_MARKERS = (
@@ -81,6 +82,7 @@ class Settings:
     stable_max_days: int = 90
     stable_mint_seconds: int = 300
     identity_header: str | None = None
+    client_ip_header: str | None = None
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -144,6 +146,7 @@ class Settings:
             stable_max_days=lookup.integer("SHAREDESK_STABLE_MAX_DAYS", 90, low=1, high=3650),
             stable_mint_seconds=lookup.integer("SHAREDESK_STABLE_MINT_SECONDS", 300, low=60, high=3600),
             identity_header=lookup.get("SHAREDESK_IDENTITY_HEADER") or None,
+            client_ip_header=lookup.get("SHAREDESK_CLIENT_IP_HEADER") or None,
         )
 
 

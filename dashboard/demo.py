@@ -78,6 +78,7 @@ ARCHIVED = (
 class DemoServer:
     endpoint: str
     owned: bool  # started by this process (else reused from a running desk)
+    desk_url: str | None = None  # where the desk that owns the server serves stable links
 
 
 def demo_settings(settings: Settings, endpoint: str) -> Settings:
@@ -137,14 +138,15 @@ def _free_port() -> int:
 
 def _answers(endpoint: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=1) as response:
+        probe = urllib.request.Request(f"{endpoint}/{SUPPORT_BUCKET}", method="HEAD")
+        with urllib.request.urlopen(probe, timeout=2) as response:
             return bool(response.status == 200)
     except Exception:
         return False
 
 
-def _running_desk_server(settings: Settings) -> str | None:
-    """The endpoint of a demo server a running desk recorded, if it still answers."""
+def _running_desk_server(settings: Settings) -> dict[str, Any] | None:
+    """The record of a demo server a running desk wrote, if the server still answers."""
     try:
         record = json.loads(_record_path(settings).read_text())
     except (OSError, ValueError):
@@ -154,11 +156,11 @@ def _running_desk_server(settings: Settings) -> str | None:
     with contextlib.suppress(Exception):
         os.kill(int(record["pid"]), 0)
         if _answers(record["endpoint"]):
-            return str(record["endpoint"])
+            return dict(record)
     return None
 
 
-def start(settings: Settings, *, share: bool, reuse: bool) -> DemoServer:
+def start(settings: Settings, *, share: bool, reuse: bool, desk_url: str | None = None) -> DemoServer:
     """Start (or reuse) the demo server for this process; idempotent.
 
     `share=True` (the desk) records the server so command-line calls can reuse it;
@@ -168,8 +170,8 @@ def start(settings: Settings, *, share: bool, reuse: bool) -> DemoServer:
     with _SERVER_LOCK:
         if _SERVER is not None:
             return _SERVER
-        if reuse and (endpoint := _running_desk_server(settings)):
-            _SERVER = DemoServer(endpoint=endpoint, owned=False)
+        if reuse and (record := _running_desk_server(settings)):
+            _SERVER = DemoServer(endpoint=record["endpoint"], owned=False, desk_url=record.get("desk_url"))
             return _SERVER
         from moto.server import ThreadedMotoServer
 
@@ -184,9 +186,9 @@ def start(settings: Settings, *, share: bool, reuse: bool) -> DemoServer:
             path = _record_path(settings)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"endpoint": endpoint, "pid": os.getpid(), "seed": SEED_VERSION}))
+            tmp.write_text(json.dumps({"endpoint": endpoint, "pid": os.getpid(), "seed": SEED_VERSION, "desk_url": desk_url}))
             tmp.replace(path)
-        _SERVER = DemoServer(endpoint=endpoint, owned=True)
+        _SERVER = DemoServer(endpoint=endpoint, owned=True, desk_url=desk_url)
         return _SERVER
 
 

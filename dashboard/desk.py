@@ -56,13 +56,20 @@ def open_desk(
     environ: Mapping[str, str] | None = None,
     secrets: Mapping[str, Any] | None = None,
     share_demo: bool = False,
+    local_url: str | None = None,
 ) -> Desk:
-    """Build the desk; with no AWS settings, start (or join) the embedded demo first."""
+    """Build the desk; with no AWS settings, start (or join) the embedded demo first.
+
+    `local_url` is where this process serves stable links; the demo uses it as
+    their public base when none is configured.
+    """
     settings = settings or Settings.load(environ, secrets)
     if not settings.demo:
         return Desk(settings=settings, aws=Aws(settings))
-    server = demo_mod.start(settings, share=share_demo, reuse=not share_demo)
+    server = demo_mod.start(settings, share=share_demo, reuse=not share_demo, desk_url=local_url)
     settings = demo_mod.demo_settings(settings, server.endpoint)
+    if not settings.public_base_url and (local_url or server.desk_url):
+        settings = settings.replace(public_base_url=local_url or server.desk_url)
     desk = Desk(settings=settings, aws=Aws(settings, demo_mod.ambient_session(server.endpoint)), demo=server)
     from dashboard.demo_history import seed_history
 
@@ -74,10 +81,10 @@ _PROCESS_DESK: Desk | None = None
 _PROCESS_LOCK = threading.Lock()
 
 
-def process_desk(secrets: Mapping[str, Any] | None = None) -> Desk:
+def process_desk(secrets: Mapping[str, Any] | None = None, local_url: str | None = None) -> Desk:
     """One desk per server process, shared by the Streamlit pages and the link route."""
     global _PROCESS_DESK
     with _PROCESS_LOCK:
         if _PROCESS_DESK is None:
-            _PROCESS_DESK = open_desk(secrets=secrets, share_demo=True)
+            _PROCESS_DESK = open_desk(secrets=secrets, share_demo=True, local_url=local_url)
         return _PROCESS_DESK

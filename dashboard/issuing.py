@@ -150,7 +150,7 @@ def issue(
         if progress:
             progress(done, len(requests))
     try:
-        entries = desk.log.record_many([log_row(r, strategy.name, s, issued_at) for r, s in signed])
+        entries = desk.log.record_many([log_row(r, strategy.name, s, issued_at) for r, s in signed], [s.stable for _, s in signed])
     except LogError as exc:
         raise DeskError(str(exc)) from None
     return [IssuedLink(url=s.url, entry=e) for (_, s), e in zip(signed, entries)]

@@ -130,7 +130,7 @@ def test_share_page_issues_logged_links_with_a_message(demo_desk):
 def test_share_page_shows_no_link_when_the_log_cannot_be_written(demo_desk, monkeypatch):
     from dashboard.store import LogWriteError
 
-    def refuse(rows):
+    def refuse(*args):
         raise LogWriteError("The issuance log could not be written (disk full): no link was issued. Free some space, then try again.")
 
     monkeypatch.setattr(demo_desk.log, "record_many", refuse)

@@ -18,8 +18,12 @@ from dashboard.store.log import (
     LogWriteError,
 )
 from dashboard.store.migrations import MIGRATIONS, Migration, apply_migrations, migration
+from dashboard.store.stable import Click, StableLink, StableSpec
 
 __all__ = [
+    "Click",
+    "StableLink",
+    "StableSpec",
     "MIGRATIONS",
     "IssuanceLog",
     "LogEntry",

@@ -32,6 +32,7 @@ from dashboard.store.entries import (
     to_epoch,
 )
 from dashboard.store.migrations import apply_migrations
+from dashboard.store.stable import StableLinkQueries, StableSpec
 
 __all__ = [
     "IssuanceLog",
@@ -68,7 +69,7 @@ class LogEntryNotFound(LookupError):
     """No log entry has the id asked for."""
 
 
-class IssuanceLog:
+class IssuanceLog(StableLinkQueries):
     """The issuance log on a SQLite file (or ``":memory:"`` for tests).
 
     Safe to share between threads (Streamlit reruns, the ASGI resolver) and
@@ -149,13 +150,17 @@ class IssuanceLog:
             row = conn.execute(f"{_INSERT} RETURNING id", params).fetchone()
         return entry_from_link(int(row[0]), link)
 
-    def record_many(self, links: Sequence[NewLink]) -> list[LogEntry]:
+    def record_many(self, links: Sequence[NewLink], stable: Sequence[StableSpec | None] | None = None) -> list[LogEntry]:
         """Append all ``links`` in one transaction: every row is stored, or none.
 
         One commit (one fsync) for the whole batch is what keeps issuing a few
-        thousand links at once fast.
+        thousand links at once fast.  ``stable`` gives, per link, the stable-link
+        row to write with it (its token hash is the link's fingerprint).
         """
         links = list(links)
+        specs = list(stable) if stable is not None else [None] * len(links)
+        if len(specs) != len(links):
+            raise ValueError("record_many: one stable spec (or None) per link")
         rows = [link_params(link) for link in links]
         if not rows:
             return []
@@ -172,6 +177,10 @@ class IssuanceLog:
             ]
             if len(ids) != len(rows):
                 raise sqlite3.DatabaseError(f"expected {len(rows)} new rows, found {len(ids)}")
+            if any(specs):
+                self._insert_stable(
+                    conn, ((i, link.fingerprint, spec) for i, link, spec in zip(ids, links, specs) if spec is not None)
+                )
         return [entry_from_link(i, link) for i, link in zip(ids, links, strict=True)]
 
     def revoke(self, link_id: int, *, at: datetime, by: str) -> LogEntry:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from dashboard.expiry import Caps, CredentialFacts, Expiry, SigningFacts, compute
+from dashboard.store import StableSpec
 
 if TYPE_CHECKING:
     from dashboard.desk import Desk
@@ -69,6 +70,7 @@ class Signed:
     credentials: CredentialFacts | None = None
     fingerprint: str = ""
     display_url: str = ""
+    stable: StableSpec | None = None  # set by strategies whose links the desk resolves itself
 
     def __repr__(self) -> str:  # keep the URL (it carries the signature) out of logs and tracebacks
         return f"Signed(display_url={self.display_url!r})"

@@ -37,7 +37,8 @@ def _desk() -> Desk:
         secrets = dict(st.secrets)
     except Exception:  # no secrets file is fine
         secrets = {}
-    return process_desk(secrets)
+    # Same local address the server's lifespan passes: demo stable links point back here.
+    return process_desk(secrets, local_url=f"http://localhost:{st.get_option('server.port')}")
 
 
 def guard() -> Desk:

@@ -1,0 +1,160 @@
+"""Stable links in the log: their own lifetime, their clicks, extension.
+
+Mixed into `IssuanceLog`, so a stable link's `links` row and its
+`stable_links` row are written in the same transaction as any other issue.
+Only the token's hash is stored (as the row's fingerprint and token_hash).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from dashboard.store.entries import ENTRY_COLUMNS, LogEntry, entry_from_row, to_epoch
+
+if TYPE_CHECKING:
+    from dashboard.store.connections import ConnectionPool
+
+
+@dataclass(frozen=True)
+class StableSpec:
+    """What a stable link adds to its log row when it is issued."""
+
+    expires_at: datetime
+    mint_seconds: int
+
+
+@dataclass(frozen=True)
+class StableLink:
+    entry: LogEntry
+    expires_at: datetime
+    mint_seconds: int
+    clicks: int
+    last_click_at: datetime | None
+
+    def live_at(self, at: datetime) -> bool:
+        return self.entry.revoked_at is None and at < self.expires_at
+
+
+@dataclass(frozen=True)
+class Click:
+    link_id: int
+    at: datetime
+    status: int
+    client_ip: str | None = None
+    user_agent: str | None = None
+
+
+_COLUMNS = ", ".join(f"l.{c}" for c in ENTRY_COLUMNS)
+_SELECT = f"SELECT {_COLUMNS}, s.expires_at, s.mint_seconds, s.clicks, s.last_click_at FROM stable_links s JOIN links l ON l.id = s.link_id"
+
+
+def _stable(row: Sequence[Any]) -> StableLink:
+    n = len(ENTRY_COLUMNS)
+    expires, mint, clicks, last = row[n:]
+    return StableLink(
+        entry=entry_from_row(row[:n]),
+        expires_at=datetime.fromtimestamp(expires, tz=UTC),
+        mint_seconds=int(mint),
+        clicks=int(clicks),
+        last_click_at=datetime.fromtimestamp(last, tz=UTC) if last is not None else None,
+    )
+
+
+class StableLinkQueries:
+    """The stable-link half of the issuance log (needs `_write`, `_pool`, `_read_error`)."""
+
+    if TYPE_CHECKING:  # provided by IssuanceLog
+        _pool: ConnectionPool
+
+        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+        def _read_error(self, exc: sqlite3.Error) -> Exception: ...
+
+    @staticmethod
+    def _insert_stable(conn: sqlite3.Connection, rows: Iterator[tuple[int, str, StableSpec]]) -> None:
+        conn.executemany(
+            "INSERT INTO stable_links (link_id, token_hash, expires_at, mint_seconds) VALUES (?, ?, ?, ?)",
+            [(link_id, token_hash, to_epoch(spec.expires_at), spec.mint_seconds) for link_id, token_hash, spec in rows],
+        )
+
+    def _stable_rows(self, sql: str, params: Sequence[object]) -> list[StableLink]:
+        try:
+            with self._pool.connection() as conn:
+                return [_stable(row) for row in conn.execute(sql, params).fetchall()]
+        except sqlite3.Error as exc:
+            raise self._read_error(exc) from exc
+
+    def find_stable(self, token_hash: str) -> StableLink | None:
+        """The stable link whose token hashes to `token_hash` (an indexed, constant-time lookup)."""
+        rows = self._stable_rows(f"{_SELECT} WHERE s.token_hash = ?", (token_hash,))
+        return rows[0] if rows else None
+
+    def get_stable(self, link_id: int) -> StableLink | None:
+        rows = self._stable_rows(f"{_SELECT} WHERE s.link_id = ?", (link_id,))
+        return rows[0] if rows else None
+
+    def stable_links(self, *, live_at: datetime | None = None, limit: int = 500) -> list[StableLink]:
+        """Stable links, newest first; only those still live at `live_at` when given."""
+        if live_at is None:
+            return self._stable_rows(f"{_SELECT} ORDER BY l.id DESC LIMIT ?", (limit,))
+        return self._stable_rows(
+            f"{_SELECT} WHERE l.revoked_at IS NULL AND s.expires_at > ? ORDER BY l.id DESC LIMIT ?",
+            (to_epoch(live_at), limit),
+        )
+
+    def record_clicks(self, clicks: Sequence[Click]) -> None:
+        """Append clicks and bump each link's counters, all in one transaction (one fsync per batch)."""
+        if not clicks:
+            return
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO clicks (link_id, at, status, client_ip, user_agent) VALUES (?, ?, ?, ?, ?)",
+                [(c.link_id, to_epoch(c.at), c.status, c.client_ip, (c.user_agent or "")[:512] or None) for c in clicks],
+            )
+            totals: dict[int, tuple[int, float]] = {}
+            for c in clicks:
+                count, last = totals.get(c.link_id, (0, 0.0))
+                totals[c.link_id] = (count + 1, max(last, to_epoch(c.at) or 0.0))
+            conn.executemany(
+                "UPDATE stable_links SET clicks = clicks + ?, last_click_at = MAX(COALESCE(last_click_at, 0), ?) WHERE link_id = ?",
+                [(count, last, link_id) for link_id, (count, last) in totals.items()],
+            )
+
+    def clicks_for(self, link_id: int, limit: int = 100) -> list[Click]:
+        try:
+            with self._pool.connection() as conn:
+                rows = conn.execute(
+                    "SELECT link_id, at, status, client_ip, user_agent FROM clicks WHERE link_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+                    (link_id, limit),
+                ).fetchall()
+        except sqlite3.Error as exc:
+            raise self._read_error(exc) from exc
+        return [Click(r[0], datetime.fromtimestamp(r[1], tz=UTC), r[2], r[3], r[4]) for r in rows]
+
+    def count_clicks(self) -> int:
+        try:
+            with self._pool.connection() as conn:
+                return int(conn.execute("SELECT COUNT(*) FROM clicks").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise self._read_error(exc) from exc
+
+    def extend_stable(self, link_id: int, expires_at: datetime, reason: str) -> StableLink:
+        """Move a live stable link's expiry; the link's row follows, so the audit shows the new promise."""
+        when = to_epoch(expires_at)
+        with self._write() as conn:
+            conn.execute("UPDATE stable_links SET expires_at = ? WHERE link_id = ?", (when, link_id))
+            conn.execute(
+                "UPDATE links SET nominal_expires_at = ?, effective_expires_at = ?, reason = ? WHERE id = ? AND revoked_at IS NULL",
+                (when, when, reason, link_id),
+            )
+        found = self.get_stable(link_id)
+        if found is None:
+            from dashboard.store.log import LogEntryNotFound
+
+            raise LogEntryNotFound(f"No stable link has log id {link_id}.")
+        return found

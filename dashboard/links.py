@@ -178,7 +178,13 @@ def standalone_app(desk: Callable[[], Desk]) -> Starlette:
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok")
 
-    return Starlette(routes=[*routes(desk), Route("/healthz", health, methods=["GET", "HEAD"])])
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _page(_not_found())
+
+    return Starlette(
+        routes=[*routes(desk), Route("/healthz", health, methods=["GET", "HEAD"])],
+        exception_handlers={404: not_found, 405: not_found},
+    )
 
 
 def serve(desk: Callable[[], Desk], host: str, port: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -12,6 +13,7 @@ from dashboard.expiry import iso_z
 
 if TYPE_CHECKING:
     from dashboard.issuing import IssuedLink
+    from dashboard.store import StableLink
     from dashboard.strategies import Preview
 
 
@@ -76,4 +78,25 @@ def issued_frame(links: list[IssuedLink]) -> pd.DataFrame:
             }
             for link in links
         ]
+    )
+
+
+def stable_frame(links: list[StableLink], now: datetime) -> pd.DataFrame:
+    """Live stable links with their use, for the Stable links page."""
+    return pd.DataFrame(
+        [
+            {
+                "id": link.entry.id,
+                "Object": f"s3://{link.entry.bucket}/{link.entry.key}",
+                "Issuer": link.entry.issuer,
+                "Ticket": link.entry.ticket or "",
+                "Issued": link.entry.issued_at,
+                "Expires": link.expires_at,
+                "Left": format_duration(link.expires_at - now, parts=2),
+                "Clicks": link.clicks,
+                "Last click": link.last_click_at,
+            }
+            for link in links
+        ],
+        columns=["id", "Object", "Issuer", "Ticket", "Issued", "Expires", "Left", "Clicks", "Last click"],
     )

@@ -55,6 +55,6 @@ def demo_desk():
     from dashboard import demo
     from dashboard.desk import process_desk
 
-    desk = process_desk()
+    desk = process_desk(local_url="http://localhost:8501")  # what AppTest pages pass too
     demo.ensure_seeded(desk.demo.endpoint)
     return desk

@@ -64,7 +64,21 @@ class Resolver:
         self._lock = threading.Lock()
         self.minted = 0  # URLs signed so far (the cache's effect is visible in tests)
 
-    def resolve(self, token: str, *, client_ip: str | None = None, user_agent: str | None = None, now: datetime | None = None) -> Outcome:
+    def resolve(
+        self,
+        token: str,
+        *,
+        client_ip: str | None = None,
+        user_agent: str | None = None,
+        now: datetime | None = None,
+        may_sign: bool = True,
+    ) -> Outcome | None:
+        """The answer to one click; None when `may_sign` is False and a URL must be signed first.
+
+        The lookup is a read of the WAL-mode log, which never waits for a writer,
+        so the route runs it on the event loop and moves to a worker thread only
+        when a URL must be minted (signing may call STS or Secrets Manager).
+        """
         now = now or datetime.now(timezone.utc)
         if not TOKEN_RE.fullmatch(token or ""):
             return _not_found()
@@ -77,7 +91,12 @@ class Resolver:
             outcome = Outcome(410, title="This link has expired", message="This download link has expired. Ask your support contact for a new link.")
         else:
             try:
-                outcome = Outcome(302, location=self._minted(link, now))
+                location = self._cached(link, now)
+                if location is None:
+                    if not may_sign:
+                        return None
+                    location = self._mint(link, now)
+                outcome = Outcome(302, location=location)
             except DeskError:
                 outcome = Outcome(
                     503, title="The file cannot be fetched right now", message="The desk could not prepare your download. Try again in a few minutes, or ask your support contact."
@@ -85,13 +104,17 @@ class Resolver:
         click = self.clicks.submit(Click(link.entry.id, now, outcome.status, client_ip, user_agent))
         return Outcome(outcome.status, outcome.location, outcome.title, outcome.message, click)
 
-    def _minted(self, link: StableLink, now: datetime) -> str:
-        """A cached URL while it has comfortably more life than a download needs, else a fresh one."""
+    def _cached(self, link: StableLink, now: datetime) -> str | None:
+        """The URL minted for this link earlier, while it has comfortably more life than a download needs."""
         margin = timedelta(seconds=max(60, link.mint_seconds // 2))
         with self._lock:
             cached = self._cache.get(link.entry.id)
         if cached is not None and cached.usable_until - now >= margin:
             return cached.url
+        return None
+
+    def _mint(self, link: StableLink, now: datetime) -> str:
+        """A fresh URL from the best signer that works now."""
         lifetime = min(timedelta(seconds=link.mint_seconds), link.expires_at - now)
         request = ShareRequest(
             bucket=link.entry.bucket,
@@ -154,13 +177,14 @@ def routes(desk: Callable[[], Desk]) -> list[BaseRoute]:
             return state["resolver"]
 
     async def stable_link(request: Request) -> Response:
-        found = await run_in_threadpool(resolver)
-        outcome = await run_in_threadpool(
-            found.resolve,
-            request.path_params["token"],
-            client_ip=_client_ip(request, found.desk.settings.client_ip_header),
-            user_agent=request.headers.get("user-agent"),
-        )
+        found = state.get("resolver") or await run_in_threadpool(resolver)
+        click = {
+            "client_ip": _client_ip(request, found.desk.settings.client_ip_header),
+            "user_agent": request.headers.get("user-agent"),
+        }
+        token = request.path_params["token"]
+        outcome = found.resolve(token, may_sign=False, **click) or await run_in_threadpool(found.resolve, token, **click)
+        assert outcome is not None
         if outcome.click is not None:
             await asyncio.wrap_future(outcome.click)  # the click is durable before the customer moves on
         if outcome.location:

@@ -264,7 +264,7 @@ class IssuanceLog(StableLinkQueries):
         return "the in-memory log" if self._path == MEMORY else self._path
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, synchronous: str = "FULL") -> Iterator[sqlite3.Connection]:
         """One write transaction; any SQLite failure becomes a ``LogWriteError``.
 
         IMMEDIATE takes the write lock up front, so a writer waits its turn
@@ -272,13 +272,19 @@ class IssuanceLog(StableLinkQueries):
         """
         try:
             with self._pool.connection() as conn:
-                conn.execute("BEGIN IMMEDIATE")
+                if synchronous != "FULL":
+                    conn.execute(f"PRAGMA synchronous = {synchronous}")
                 try:
-                    yield conn
-                except BaseException:
-                    conn.rollback()
-                    raise
-                conn.execute("COMMIT")
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield conn
+                    except BaseException:
+                        conn.rollback()
+                        raise
+                    conn.execute("COMMIT")
+                finally:
+                    if synchronous != "FULL":
+                        conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as exc:
             raise LogWriteError(
                 f"The issuance log could not be written ({_cause(exc)}): no link was "

@@ -71,7 +71,7 @@ class StableLinkQueries:
     if TYPE_CHECKING:  # provided by IssuanceLog
         _pool: ConnectionPool
 
-        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _write(self, synchronous: str = ...) -> AbstractContextManager[sqlite3.Connection]: ...
 
         def _read_error(self, exc: sqlite3.Error) -> Exception: ...
 
@@ -108,10 +108,16 @@ class StableLinkQueries:
         )
 
     def record_clicks(self, clicks: Sequence[Click]) -> None:
-        """Append clicks and bump each link's counters, all in one transaction (one fsync per batch)."""
+        """Append clicks and bump each link's counters, all in one transaction.
+
+        Unlike issued links (synchronous=FULL: durable even on power loss), a click
+        batch commits with synchronous=NORMAL: in WAL mode that survives a crash of
+        the desk and skips the fsync, which otherwise caps the resolver at a few
+        hundred clicks a second.
+        """
         if not clicks:
             return
-        with self._write() as conn:
+        with self._write(synchronous="NORMAL") as conn:
             conn.executemany(
                 "INSERT INTO clicks (link_id, at, status, client_ip, user_agent) VALUES (?, ?, ?, ?, ?)",
                 [(c.link_id, to_epoch(c.at), c.status, c.client_ip, (c.user_agent or "")[:512] or None) for c in clicks],

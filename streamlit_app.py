@@ -25,7 +25,7 @@ def desk() -> Desk:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: App) -> AsyncIterator[None]:
-    await asyncio.to_thread(desk)
+    await asyncio.to_thread(lambda: desk().log)  # start the demo and open (or seed) the log before the first visitor
     yield
 
 

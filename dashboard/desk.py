@@ -41,13 +41,22 @@ class Desk:
 
     @property
     def log(self) -> Any:
-        """The issuance log, opened (and migrated) on first use."""
-        with self._lock:
-            if self._log is None:
-                from dashboard.store import IssuanceLog
+        """The issuance log, opened (and migrated) on first use.
 
-                self._log = IssuanceLog.open(self.settings.database_url)
-            return self._log
+        A demo desk fills an empty log with its history of past links then, so
+        commands that never read the log (`ls`) do not pay for it.
+        """
+        with self._lock:
+            if self._log is not None:
+                return self._log
+            from dashboard.store import IssuanceLog
+
+            self._log = IssuanceLog.open(self.settings.database_url)
+        if self.is_demo:
+            from dashboard.demo_history import seed_history
+
+            seed_history(self)  # a no-op when the log already has rows
+        return self._log
 
 
 def open_desk(
@@ -70,11 +79,7 @@ def open_desk(
     settings = demo_mod.demo_settings(settings, server.endpoint)
     if not settings.public_base_url and (local_url or server.desk_url):
         settings = settings.replace(public_base_url=local_url or server.desk_url)
-    desk = Desk(settings=settings, aws=Aws(settings, demo_mod.ambient_session(server.endpoint)), demo=server)
-    from dashboard.demo_history import seed_history
-
-    seed_history(desk)  # once per log file: a no-op when the log already has rows
-    return desk
+    return Desk(settings=settings, aws=Aws(settings, demo_mod.ambient_session(server.endpoint)), demo=server)
 
 
 _PROCESS_DESK: Desk | None = None

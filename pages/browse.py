@@ -79,14 +79,18 @@ elif not listing.folders:
     st.info("Nothing here" + (f" starts with “{search}”." if search else ": this folder is empty."))
 
 page_number = len(tokens)
-left, middle, right = st.columns([1, 2, 1])
-if left.button("Previous page", disabled=page_number == 1, icon=":material/chevron_left:"):
-    tokens.pop()
-    st.rerun()
-middle.caption(f"Page {page_number} · {len(listing.folders)} folders, {len(listing.objects)} objects on this page")
-if right.button("Next page", disabled=not listing.has_more, icon=":material/chevron_right:"):
-    tokens.append(listing.next_token)
-    st.rerun()
+counts = [f"{n} {word}{'' if n == 1 else 's'}" for n, word in ((len(listing.folders), "folder"), (len(listing.objects), "object")) if n]
+if page_number > 1 or listing.has_more:
+    pager = st.container(horizontal=True, vertical_alignment="center")
+    if pager.button("Previous page", disabled=page_number == 1, icon=":material/chevron_left:"):
+        tokens.pop()
+        st.rerun()
+    pager.caption(f"Page {page_number} · " + ", ".join(counts) + " on this page")
+    if pager.button("Next page", disabled=not listing.has_more, icon=":material/chevron_right:"):
+        tokens.append(listing.next_token)
+        st.rerun()
+elif counts:
+    st.caption(", ".join(counts))
 
 archived = [obj for obj in listing.objects if obj.archived]
 if archived:

@@ -93,6 +93,7 @@ def _ls(desk: Desk, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     import dashboard.cli_issue  # noqa: F401 - registers its sub-commands
     import dashboard.cli_links  # noqa: F401
+    import dashboard.cli_inspect  # noqa: F401
 
     try:
         args = build_parser().parse_args(argv)

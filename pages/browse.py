@@ -102,6 +102,10 @@ if archived:
 picked = selection()
 with st.sidebar:
     st.subheader(f"Picked for sharing ({len(picked)})")
+    if not picked:
+        st.caption("Tick rows in the table to pick files, then open Share.")
+    else:
+        st.page_link("../../pages/share.py", label="Share the picked files", icon=":material/share:")
     for uri in list(picked)[:20]:
         st.caption(uri)
     if len(picked) > 20:

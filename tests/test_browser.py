@@ -142,3 +142,42 @@ def test_a_deep_link_to_a_unicode_folder_opens_on_a_fresh_visit(desk_server, pag
     expect(column(page, "Name")).to_have_text([name], timeout=RERUN)
     expect(page.get_by_role("button", name="ünïcødé/")).to_be_disabled()  # the breadcrumb ends at this folder
     snap(page, "05-deep-link-unicode")
+
+
+def test_pick_two_objects_issue_with_iam_user_and_download_the_first_link(desk_server, page: Page):  # noqa: F811
+    import urllib.request
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    folder = "customers/acme/invoices/"
+    open_browse(page, browse_url(desk_server.url, demo.SUPPORT_BUCKET, folder))
+    names = column(page, "Name")
+    expect(names).to_have_text(["2026-10 invoice.pdf", "2026-11 invoice.pdf"], timeout=RERUN)
+    canvas = page.get_by_test_id("stDataFrame").locator("canvas").first
+    box = canvas.bounding_box()
+    assert box is not None
+    row_height = 35  # glide-data-grid's default, header included
+    for row in (1, 2):  # tick each row's selection box in the row-marker column
+        page.mouse.click(box["x"] + 15, box["y"] + row_height * row + row_height / 2)
+        expect(page.get_by_text(f"Picked for sharing ({row})")).to_be_visible(timeout=RERUN)
+    snap(page, "06-two-picked")
+
+    page.get_by_role("link", name="Share").first.click()
+    expect(page.get_by_role("heading", name="Share")).to_be_visible(timeout=RERUN)
+    name = page.get_by_role("textbox", name="Your name (demo)")
+    name.fill("browser-test")
+    name.press("Enter")
+    settled(page)
+    page.get_by_test_id("stRadio").get_by_text("iam-user", exact=True).click()
+    settled(page)
+    page.get_by_role("button", name="Issue 2 links").click()
+    expect(page.get_by_text("Links (recorded in the issuance log)")).to_be_visible(timeout=RERUN)
+    snap(page, "07-issued")
+
+    first_block = page.get_by_test_id("stCode").first
+    first_block.hover()
+    first_block.get_by_role("button").first.click()  # Streamlit's copy button
+    url = page.evaluate("() => navigator.clipboard.readText()")
+    assert url.startswith("http://127.0.0.1:") and "X-Amz-Credential=" + demo.SIGNER_KEY_ID in url
+    key = folder + "2026-10 invoice.pdf"
+    with urllib.request.urlopen(url, timeout=10) as download:
+        assert download.read() == demo.body_of(key)

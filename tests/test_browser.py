@@ -161,7 +161,7 @@ def test_pick_two_objects_issue_with_iam_user_and_download_the_first_link(desk_s
         expect(page.get_by_text(f"Picked for sharing ({row})")).to_be_visible(timeout=RERUN)
     snap(page, "06-two-picked")
 
-    page.get_by_role("link", name="Share").first.click()
+    page.get_by_role("link", name="Share the picked files").click()
     expect(page.get_by_role("heading", name="Share")).to_be_visible(timeout=RERUN)
     name = page.get_by_role("textbox", name="Your name (demo)")
     name.fill("browser-test")

@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import random
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 from dashboard import demo
-from dashboard.aws import CredentialSnapshot
+from dashboard.aws import CredentialSnapshot, client_config
 from dashboard.desk import Desk
 from dashboard.issuing import log_row
+from dashboard.store import LogEntry
 from dashboard.strategies import ShareRequest, Signed
 from dashboard.strategies.role_session import LABEL as ROLE_LABEL
 from dashboard.strategies.s3links import presign_get, s3_caps, signed_s3_link, signing_clock
@@ -91,3 +93,49 @@ def seed_history(desk: Desk, now: datetime | None = None, count: int = COUNT) ->
         rows.append(log_row(request, strategy, _sign_at(desk, strategy, request, at, base), at))
     desk.log.record_many(rows)
     return len(rows)
+
+
+def _credentials_of(entry: LogEntry, desk: Desk) -> tuple[CredentialSnapshot, str]:
+    """The fake session (or the signer key) that signed a history row, found from its access key id."""
+    if entry.strategy == "iam-user":
+        return desk.aws.signer_key(), "iam-user"
+    kind, method, windows = ("task", "container-role", DAYS * 4 + 8) if entry.strategy == "ambient" else ("role", "assume-role", DAYS * 2 + 4)
+    for index in range(windows):
+        candidate = _fake_session(kind, index, entry.credential_expires_at or entry.signed_at, method)
+        if candidate.access_key_id == entry.access_key_id:
+            return candidate, entry.strategy
+    raise LookupError(f"log entry {entry.id} was not signed by the demo history")
+
+
+def history_url(desk: Desk, entry: LogEntry) -> str:
+    """Re-sign a history link exactly as it was signed (same keys, time and host), so it can be pasted.
+
+    The demo keeps no URL (the log never stores signatures); the history's
+    credentials are derived from their access key ids, so the URL can be made
+    again, and its signature matches the fingerprint in the log.
+    """
+    if entry.strategy not in ("ambient", "role-session", "iam-user") or entry.note != "demo history":
+        raise LookupError("only the demo history's S3 links can be made again")
+    credentials, _ = _credentials_of(entry, desk)
+    endpoint = "{0.scheme}://{0.netloc}".format(urlsplit(entry.display_url))
+    client = desk.aws.session.client(
+        "s3",
+        endpoint_url=endpoint,
+        config=client_config(desk.settings, "s3"),
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
+        aws_session_token=credentials.session_token,
+    )
+    request = ShareRequest(bucket=entry.bucket, key=entry.key, lifetime=entry.nominal_expires_at - entry.signed_at, issuer=entry.issuer)
+    with signing_clock(entry.signed_at):
+        return presign_get(client, request)
+
+
+def cut_short_sample(desk: Desk, now: datetime | None = None) -> tuple[LogEntry, str] | None:
+    """The most recent history link that is cut short right now, with its URL, for demos and tests."""
+    now = now or datetime.now(timezone.utc)
+    for entry in desk.log.recent(2000):
+        real = entry.effective_expires_at
+        if entry.note == "demo history" and entry.strategy == "ambient" and real is not None and real <= now < entry.nominal_expires_at:
+            return entry, history_url(desk, entry)
+    return None

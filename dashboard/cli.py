@@ -16,6 +16,7 @@ from dashboard.config import SettingsError
 from dashboard.desk import Desk, open_desk
 from dashboard.errors import BadInput, DeskError
 from dashboard.expiry import iso_z
+from dashboard.store import LogError
 
 COMMANDS: dict[str, Callable[[Desk, argparse.Namespace], int]] = {}
 
@@ -105,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DeskError as exc:
         print(f"dashboard: {exc}", file=sys.stderr)
         return exc.exit_code
+    except LogError as exc:
+        print(f"dashboard: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("dashboard: interrupted.", file=sys.stderr)
         return 1

@@ -67,7 +67,7 @@ _THROTTLING = {"Throttling", "ThrottlingException", "SlowDown", "RequestLimitExc
 
 def from_aws(exc: Exception, *, bucket: str | None = None, key: str | None = None, action: str = "reach S3") -> DeskError:
     """Map a botocore exception to a `DeskError` with a sentence; unknown errors keep AWS's own code."""
-    where = f"s3://{bucket}/{key}" if bucket and key else (f"bucket {bucket!r}" if bucket else "S3")
+    where = f"s3://{bucket}/{key}" if bucket and key else (f"bucket {bucket!r}" if bucket else "AWS")
     if isinstance(exc, DeskError):
         return exc
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):

@@ -166,6 +166,9 @@ def customer_message(links: Sequence[IssuedLink], now: datetime | None = None) -
         end = entry.effective_expires_at
         if end is None:
             when = "for a limited time (we cannot say exactly how long)"
+        elif end <= now:
+            lines += [f"{name}:", link.url, f"This link already stopped working at {end:%A %d %B %Y, %H:%M} UTC: ask us for a new one.", ""]
+            continue
         else:
             when = f"until {end:%A %d %B %Y, %H:%M} UTC ({format_duration(end - now, parts=2)} from now)"
         lines += [f"{name}:", link.url, f"This link works {when}.", ""]

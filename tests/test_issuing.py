@@ -120,13 +120,6 @@ def test_an_unusable_log_directory_refuses_to_issue(world, tmp_path):
     assert "\n" not in str(raised.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotImplementedError,
-    reason="IssuanceLog.open raises NotImplementedError (postgresql://) or ValueError (other schemes), not a LogError, "
-    "and issuing.issue converts only LogError: the link is signed, then a bare exception (a traceback on the command "
-    "line) escapes instead of a DeskError sentence.",
-)
 def test_an_unsupported_log_location_refuses_with_a_desk_error(world, tmp_path):
     desk = make_desk(world, tmp_path, database_url="postgresql://db.example/sharedesk")
     with pytest.raises(DeskError, match="PostgreSQL"):
@@ -304,12 +297,6 @@ def test_customer_message_for_several_links_names_each_file(desk):
         assert f"{link.url}\nThis link works until {link.entry.effective_expires_at:%A %d %B %Y, %H:%M} UTC (2 days" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issuing.customer_message formats `end - now` with format_duration, which drops the sign: a link already "
-    "dead at `now` is announced as working 'until <a past time> (N from now)'.",
-)
 def test_customer_message_does_not_promise_a_future_for_a_link_already_dead(desk):
     (link,) = issuing.issue(desk, [request(timedelta(hours=1))], "iam-user")
     message = issuing.customer_message([link], now=link.entry.effective_expires_at + timedelta(hours=3))
@@ -318,7 +305,6 @@ def test_customer_message_does_not_promise_a_future_for_a_link_already_dead(desk
 
 # --- refusals, each with a sentence, and nothing logged ------------------------------
 
-_BORN_DEAD = "cloudfront.py and stable.py check only the upper cap, so a zero lifetime is signed and logged as 'Runs its full 0 seconds' (and recommend() offers it): a link dead on arrival."
 
 
 @pytest.mark.parametrize(
@@ -327,8 +313,8 @@ _BORN_DEAD = "cloudfront.py and stable.py check only the upper cap, so a zero li
         "ambient",
         "role-session",
         "iam-user",
-        pytest.param("cloudfront", marks=pytest.mark.xfail(strict=True, reason=_BORN_DEAD)),
-        pytest.param("stable", marks=pytest.mark.xfail(strict=True, reason=_BORN_DEAD)),
+        "cloudfront",
+        "stable",
     ],
 )
 def test_a_zero_lifetime_is_refused_by_every_strategy(desk, name):

@@ -194,12 +194,6 @@ def test_issue_with_an_unusable_log_exits_1_with_one_line_and_no_link(demo_desk,
     assert_one_line_refusal(captured.err, "The issuance log could not be opened")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=LogWriteError,
-    reason="cli.main catches DeskError but not LogError: `revoke` (and any command that reads the log outside "
-    "issuing.issue) dies with a LogWriteError traceback when the log cannot be opened, instead of one line and exit 1.",
-)
 def test_revoke_with_an_unusable_log_exits_1_with_one_line(demo_desk, capsys, unusable_log):
     assert main(["revoke", "https://desk.example/s/" + "A" * 32]) == 1
     assert_one_line_refusal(capsys.readouterr().err, "The issuance log could not be opened")

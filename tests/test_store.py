@@ -217,7 +217,7 @@ def test_open_accepts_a_plain_path_or_a_sqlite_url(tmp_path: Path, monkeypatch: 
     "url", ["postgresql://desk@db/sharedesk", "postgresql+psycopg://db/x", "postgres://db/x"]
 )
 def test_open_refuses_postgresql_with_a_sentence_for_now(url: str) -> None:
-    with pytest.raises(NotImplementedError, match=r"PostgreSQL .* not available yet"):
+    with pytest.raises(LogError, match=r"PostgreSQL .* not available yet"):
         IssuanceLog.open(url)
 
 

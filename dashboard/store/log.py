@@ -39,6 +39,7 @@ __all__ = [
     "LogEntry",
     "LogEntryNotFound",
     "LogError",
+    "LogLocationError",
     "LogReadError",
     "LogWriteError",
     "NewLink",
@@ -59,6 +60,10 @@ class LogError(RuntimeError):
 
 class LogWriteError(LogError):
     """Nothing was recorded, so no link may be shown; the message says what to do."""
+
+
+class LogLocationError(LogError):
+    """The configured log location cannot be used; the message says what to set instead."""
 
 
 class LogReadError(LogError):
@@ -117,17 +122,17 @@ class IssuanceLog(StableLinkQueries):
             if rest in ("", "/"):
                 return cls(MEMORY)
             if not rest.startswith("/"):
-                raise ValueError(
+                raise LogLocationError(
                     f"The log URL {url_or_path!r} has a host; write sqlite:///relative/path "
                     "or sqlite:////absolute/path."
                 )
             return cls(rest[1:])
         if scheme.split("+", 1)[0] in ("postgresql", "postgres"):
-            raise NotImplementedError(
+            raise LogLocationError(
                 "A PostgreSQL issuance log is not available yet: unset DATABASE_URL "
                 "or point it at a SQLite file (sqlite:///path/to/log.sqlite3)."
             )
-        raise ValueError(
+        raise LogLocationError(
             f"The log location {url_or_path!r} is not supported: use a file path or "
             "a sqlite:/// URL."
         )

@@ -92,6 +92,13 @@ class StrategyFactory(Protocol):
     def __call__(self, desk: Desk) -> Strategy: ...
 
 
+def lifetime_refusal(request: ShareRequest) -> str | None:
+    """Every strategy refuses a link that would be dead on arrival."""
+    if request.lifetime <= timedelta(0):
+        return "A link must last at least one second: ask for a positive lifetime such as 15m, 1h or 7d."
+    return None
+
+
 def expiry_for(strategy: str, request: ShareRequest, now: datetime, credentials: CredentialFacts, caps: Caps) -> Expiry:
     return compute(SigningFacts(strategy=strategy, signed_at=now, lifetime=request.lifetime, credentials=credentials, caps=caps))
 

@@ -7,6 +7,7 @@ an IP range is asked.  The desk caps the lifetime it will sign for.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,7 +21,7 @@ from dashboard.desk import Desk
 from dashboard.errors import NotAllowed, NotConfigured
 from dashboard.expiry import Caps, CredentialFacts, CredentialKind
 from dashboard.store import fingerprint
-from dashboard.strategies.base import Preview, ShareRequest, Signed, expiry_for, preview_from
+from dashboard.strategies.base import Preview, ShareRequest, Signed, expiry_for, lifetime_refusal, preview_from
 from dashboard.strategies.s3links import content_disposition
 from dashboard.urlparse import strip_secrets
 
@@ -47,6 +48,13 @@ class CloudFront:
                 "CloudFront is not configured: set SHAREDESK_CLOUDFRONT_DOMAIN, SHAREDESK_CLOUDFRONT_KEY_PAIR_ID "
                 "and SHAREDESK_CLOUDFRONT_PRIVATE_KEY."
             )
+        if problem := lifetime_refusal(request):
+            return problem
+        if request.ip_range:
+            try:
+                ipaddress.ip_network(request.ip_range, strict=False)
+            except ValueError:
+                return f"{request.ip_range!r} is not an IP address or range: use one like 203.0.113.0/24."
         if request.lifetime > self.cap:
             return f"The desk signs CloudFront links for at most {settings.cloudfront_max_days} days: ask for less."
         return None

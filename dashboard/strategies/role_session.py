@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from dashboard.aws import CredentialSnapshot
 from dashboard.desk import Desk
 from dashboard.errors import DeskError, NotConfigured, from_aws
-from dashboard.expiry import CredentialFacts, CredentialKind
+from dashboard.expiry import CredentialFacts, CredentialKind, validate_sigv4_expires
 from dashboard.strategies.base import Preview, ShareRequest, Signed, expiry_for, preview_from
 from dashboard.strategies.s3links import lifetime_problem, presign_get, s3_caps, signed_s3_link
 
@@ -57,8 +57,13 @@ class RoleSession:
             try:
                 role = self.desk.aws.client("iam").get_role(RoleName=role_name)["Role"]
                 self._max_duration = int(role.get("MaxSessionDuration", 3600))
-            except Exception:
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("AccessDenied", "AccessDeniedException"):
+                    raise from_aws(exc, action=f"read the signing role {role_name}") from None
+                # Denied for good: the configured value stands in (a throttled call is not cached).
                 self._max_duration = self.desk.settings.signing_role_max_session
+            except Exception as exc:
+                raise from_aws(exc, action=f"read the signing role {role_name}") from None
         return self._max_duration
 
     def session_length(self) -> int:
@@ -126,6 +131,7 @@ class RoleSession:
         )
 
     def sign(self, request: ShareRequest, now: datetime) -> Signed:
+        validate_sigv4_expires(request.lifetime)  # before any STS call
         session = self.session_for(request, now)
         url = presign_get(self.desk.aws.s3(session), request)
         return signed_s3_link(self.name, request, url, session.facts(LABEL), s3_caps(self.desk.settings))

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from dashboard.desk import Desk
 from dashboard.expiry import Caps, CredentialFacts, CredentialKind
 from dashboard.store import StableSpec, fingerprint
-from dashboard.strategies.base import Preview, ShareRequest, Signed, expiry_for, preview_from
+from dashboard.strategies.base import Preview, ShareRequest, Signed, expiry_for, lifetime_refusal, preview_from
 
 TOKEN_BYTES = 24  # 192 bits from `secrets`, URL-safe base64: 32 characters
 STABLE_PATH = "/s/"
@@ -39,6 +39,8 @@ class Stable:
     def _problem(self, request: ShareRequest) -> str | None:
         if not self.desk.settings.public_base_url:
             return "Stable links need the resolver's public address: set SHAREDESK_PUBLIC_BASE_URL."
+        if problem := lifetime_refusal(request):
+            return problem
         if request.lifetime > self.cap:
             return f"The desk's policy allows stable links of at most {self.desk.settings.stable_max_days} days: ask for less."
         return None
@@ -50,9 +52,9 @@ class Stable:
 
     def sign(self, request: ShareRequest, now: datetime) -> Signed:
         if problem := self._problem(request):
-            from dashboard.errors import NotAllowed
+            from dashboard.errors import BadInput
 
-            raise NotAllowed(problem)
+            raise BadInput(problem)
         signed_at = now.astimezone(timezone.utc).replace(microsecond=0)
         token = secrets.token_urlsafe(TOKEN_BYTES)
         base = f"{self.desk.settings.public_base_url}{STABLE_PATH}"

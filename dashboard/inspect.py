@@ -1,0 +1,564 @@
+"""Explain a pasted link (or a ticket's links): what it is, when it really stops working, and why.
+
+The complaint desk starts from whatever the customer sent back. The URL is
+read by :mod:`dashboard.urlparse`; its signature (or stable token) is hashed
+and looked up in the issuance log, whose row knows what the URL cannot: the
+real expiry of the credentials that signed it. A link the log does not know
+is explained as far as its URL allows, and says so, rather than guessed.
+
+No Streamlit and no network here: the Inspect page, ``python -m dashboard
+inspect`` and the tests all call :func:`explain`. Re-issuing goes through the
+issuing service, like any other link (log first, then the link).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from dashboard.durations import format_duration
+from dashboard.errors import BadInput, DeskError
+from dashboard.expiry import (
+    BoundBy,
+    CredentialFacts,
+    CredentialKind,
+    Expiry,
+    LifetimeError,
+    SigningFacts,
+    State,
+    as_utc,
+    compute,
+    iso_z,
+    state_at,
+)
+from dashboard.store import LogEntry, LogError, fingerprint
+from dashboard.urlparse import MAX_SIGV4_EXPIRES, LinkKind, LinkParseError, ParsedLink, parse_link
+
+if TYPE_CHECKING:
+    import altair as alt
+
+    from dashboard.desk import Desk
+    from dashboard.issuing import IssuedLink
+    from dashboard.store import IssuanceLog, StableLink
+    from dashboard.strategies import ShareRequest
+
+__all__ = [
+    "CONTRACT_FIELDS",
+    "Explanation",
+    "ReissuePlan",
+    "explain",
+    "explain_entry",
+    "explain_ticket",
+    "is_ticket_reference",
+    "lookup",
+    "plan_reissue",
+    "reissue",
+    "timeline_chart",
+    "to_json",
+]
+
+#: The keys of ``inspect --json``, in order (SPEC.md, "Command line").
+CONTRACT_FIELDS = (
+    "kind",
+    "bucket",
+    "key",
+    "region",
+    "access_key_id",
+    "credential_kind",
+    "signed_at",
+    "nominal_expires_at",
+    "effective_expires_at",
+    "bound_by",
+    "state",
+    "reason",
+    "log_entry",
+)
+
+# Ticket references as people type them (TCK-1042, INC0012345, JIRA-7, #1042): one short token, no scheme.
+_TICKET_RE = re.compile(r"#?[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}")
+_STABLE_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+_CREDENTIAL_REGION_RE = re.compile(r"X-Amz-Credential=[^&/%]+(?:%2F|/)\d{8}(?:%2F|/)([a-z0-9-]+)(?:%2F|/)", re.IGNORECASE)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_NOT_IN_LOG = (
+    "This link is not in this desk's issuance log (issued elsewhere, by the console, the AWS CLI or another desk, "
+    "or altered since): everything shown is read from the URL alone."
+)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Everything the desk can say about one link at one moment.
+
+    ``effective_expires_at`` is None where the real expiry cannot be known
+    (temporary credentials the desk has no record of); ``signed_at`` is None
+    for kinds of link that do not carry it (SigV2, CloudFront). The first
+    thirteen fields are the JSON contract; the rest serve the page.
+    """
+
+    kind: LinkKind
+    bucket: str | None
+    key: str | None
+    region: str | None
+    access_key_id: str | None
+    credential_kind: CredentialKind
+    signed_at: datetime | None
+    nominal_expires_at: datetime | None
+    effective_expires_at: datetime | None
+    bound_by: BoundBy | str
+    state: State
+    reason: str
+    log_entry: LogEntry | None
+    display_url: str | None = None
+    warnings: tuple[str, ...] = ()
+    host: str | None = None
+    at: datetime | None = None  # the moment ``state`` describes
+    not_before: datetime | None = None  # CloudFront custom policy DateGreaterThan
+
+    @property
+    def lifetime(self) -> timedelta | None:
+        """The lifetime the link was asked for (nominal minus signing time), when both are known."""
+        if self.signed_at is None or self.nominal_expires_at is None:
+            return None
+        return self.nominal_expires_at - self.signed_at
+
+    @property
+    def cut_short(self) -> bool:
+        return (
+            self.effective_expires_at is not None
+            and self.nominal_expires_at is not None
+            and self.effective_expires_at < self.nominal_expires_at
+        )
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def explain(log: IssuanceLog, text: str, *, at: datetime | None = None, stable_prefix: str = "/s/") -> Explanation:
+    """Explain a pasted link as it stands at ``at`` (default: now).
+
+    Raises :class:`~dashboard.errors.BadInput` carrying the parser's one
+    sentence when the text is not a link, and for a stable link whose token
+    this desk never issued (its URL says nothing else).
+    """
+    moment = _moment(at)
+    try:
+        link = parse_link(text, stable_prefix=stable_prefix)
+    except LinkParseError as exc:
+        raise BadInput(str(exc)) from None
+    try:
+        if link.kind is LinkKind.STABLE:
+            assert link.token is not None
+            stable = log.find_stable(fingerprint(link.token))
+            if stable is None:
+                raise BadInput(
+                    "No stable link in this desk's log has that token, so the resolver answers 'Link not found': "
+                    "it was cut off or mistyped, or another desk issued it."
+                )
+            return _from_entry(stable.entry, moment, link=link, stable=stable)
+        entry = log.find_by_fingerprint(fingerprint(link.signature)) if link.signature else None
+    except LogError as exc:
+        raise DeskError(str(exc)) from None
+    if entry is not None:
+        return _from_entry(entry, moment, link=link)
+    return _from_url(link, moment)
+
+
+def explain_entry(log: IssuanceLog, entry: LogEntry, at: datetime | None = None) -> Explanation:
+    """Explain a log row without its URL (the log never keeps one)."""
+    stable = log.get_stable(entry.id) if entry.strategy == "stable" else None
+    return _from_entry(entry, _moment(at), stable=stable)
+
+
+def explain_ticket(log: IssuanceLog, ticket: str, at: datetime | None = None) -> list[Explanation]:
+    """Every link issued under ``ticket``, newest first, explained from their log rows."""
+    try:
+        entries = log.find_by_ticket(ticket.strip())
+        return [explain_entry(log, entry, at) for entry in entries]
+    except LogError as exc:
+        raise DeskError(str(exc)) from None
+
+
+def is_ticket_reference(text: str) -> bool:
+    """True for a short reference such as ``TCK-1042``; anything with a scheme or spaces is a link attempt."""
+    stripped = (text or "").strip()
+    return "://" not in stripped and bool(_TICKET_RE.fullmatch(stripped))
+
+
+def lookup(log: IssuanceLog, text: str, *, at: datetime | None = None, stable_prefix: str = "/s/") -> list[Explanation]:
+    """What the Inspect page and the command line are given: a link, a ticket reference, or a bare stable token.
+
+    Returns one explanation for a link and a ticket's links (possibly none)
+    for a reference; raises :class:`BadInput` with one sentence otherwise.
+    """
+    stripped = (text or "").strip()
+    if not stripped:
+        raise BadInput("Nothing was pasted: paste the link the customer received, or type a ticket reference such as TCK-1042.")
+    if not is_ticket_reference(stripped):
+        return [explain(log, stripped, at=at, stable_prefix=stable_prefix)]
+    found = explain_ticket(log, stripped, at)
+    if not found and _STABLE_TOKEN_RE.fullmatch(stripped):
+        try:
+            stable = log.find_stable(fingerprint(stripped))
+        except LogError as exc:
+            raise DeskError(str(exc)) from None
+        if stable is not None:
+            found = [_from_entry(stable.entry, _moment(at), stable=stable)]
+    return found
+
+
+def to_json(explanation: Explanation) -> dict[str, Any]:
+    """The JSON contract: exactly :data:`CONTRACT_FIELDS`, times ISO 8601 UTC with a Z."""
+    e = explanation
+    return {
+        "kind": str(e.kind),
+        "bucket": e.bucket,
+        "key": e.key,
+        "region": e.region,
+        "access_key_id": e.access_key_id,
+        "credential_kind": str(e.credential_kind),
+        "signed_at": iso_z(e.signed_at),
+        "nominal_expires_at": iso_z(e.nominal_expires_at),
+        "effective_expires_at": iso_z(e.effective_expires_at),
+        "bound_by": str(e.bound_by) if e.bound_by is not None else None,
+        "state": str(e.state),
+        "reason": e.reason,
+        "log_entry": _entry_json(e.log_entry) if e.log_entry is not None else None,
+    }
+
+
+def _entry_json(entry: LogEntry) -> dict[str, Any]:
+    """A log row as JSON: every field (none is secret), times as ISO Z."""
+    return {f.name: iso_z(v) if isinstance(v, datetime) else v for f in fields(entry) for v in [getattr(entry, f.name)]}
+
+
+# --------------------------------------------------------------------------- from the log
+
+
+def _from_entry(entry: LogEntry, at: datetime, *, link: ParsedLink | None = None, stable: StableLink | None = None) -> Explanation:
+    """The log row is the truth: it recorded the real expiry of the credentials when the link was signed."""
+    kind = _kind_of(entry.strategy, link)
+    warnings = list(link.warnings) if link is not None else []
+    signed = entry.signed_at
+    nominal = stable.expires_at if stable is not None else entry.nominal_expires_at
+    effective = entry.effective_expires_at
+    if stable is not None and effective is not None:
+        effective = min(effective, stable.expires_at)
+    bound: BoundBy | str = _bound(entry.bound_by)
+    reason = entry.reason
+    revoked = entry.revoked_at
+    if revoked is not None and kind is LinkKind.STABLE:
+        if effective is None or revoked < effective:
+            # compute() words revocations like every other reason the desk gives.
+            facts = SigningFacts(
+                strategy=entry.strategy,
+                signed_at=signed,
+                lifetime=max(nominal - signed, timedelta(0)),
+                credentials=CredentialFacts(kind=CredentialKind.LONG_TERM, label="the desk's stable link"),
+                revoked_at=revoked,
+            )
+            model = compute(facts)
+            effective, bound = model.effective_expires_at, model.bound_by
+            by = f" by {entry.revoked_by}" if entry.revoked_by else ""
+            reason = model.reason[:-1].replace("Revoked at", f"Revoked{by} at", 1) + ": the desk's resolver answers a 'withdrawn' page."
+    elif revoked is not None:
+        warnings.append(
+            f"The log marks this link revoked at {_when(revoked)}, but a presigned link cannot be revoked one by one: "
+            "it keeps working until it expires unless its signing key is deactivated."
+        )
+    if link is not None and kind is not LinkKind.STABLE and link.nominal_expires_at is not None:
+        if abs(link.nominal_expires_at - entry.nominal_expires_at) > timedelta(seconds=1):
+            warnings.append(
+                "The expiry in this URL differs from the one recorded when it was issued: the link was edited, "
+                "so S3 refuses it (SignatureDoesNotMatch)."
+            )
+    model_expiry = Expiry(signed, nominal, effective, bound if isinstance(bound, BoundBy) else BoundBy.NOMINAL, reason)
+    state = state_at(model_expiry, at)
+    not_before = link.not_before if link is not None else None
+    if not_before is not None and at < not_before:
+        state = State.NOT_YET_VALID
+    return Explanation(
+        kind=kind,
+        bucket=entry.bucket,
+        key=entry.key,
+        region=(link.region if link is not None else None) or _region_from_display(entry.display_url),
+        access_key_id=entry.access_key_id or (link.access_key_id if link is not None else None),
+        credential_kind=_credential_kind(entry.credential_kind),
+        signed_at=signed,
+        nominal_expires_at=nominal,
+        effective_expires_at=effective,
+        bound_by=bound,
+        state=state,
+        reason=reason,
+        log_entry=entry,
+        display_url=link.display_url if link is not None else entry.display_url,
+        warnings=tuple(warnings),
+        host=link.host if link is not None else _host_of(entry.display_url),
+        at=at,
+        not_before=not_before,
+    )
+
+
+def _kind_of(strategy: str, link: ParsedLink | None) -> LinkKind:
+    if link is not None:
+        return link.kind
+    if strategy == "stable":
+        return LinkKind.STABLE
+    if strategy == "cloudfront":
+        return LinkKind.CLOUDFRONT
+    return LinkKind.S3_SIGV4  # the desk signs every S3 link with SigV4
+
+
+def _bound(value: str) -> BoundBy | str:
+    try:
+        return BoundBy(value)
+    except ValueError:
+        return value  # a value a newer desk wrote: shown as stored
+
+
+def _credential_kind(value: str | None) -> CredentialKind:
+    try:
+        return CredentialKind(value or "unknown")
+    except ValueError:
+        return CredentialKind.UNKNOWN
+
+
+def _region_from_display(display_url: str) -> str | None:
+    match = _CREDENTIAL_REGION_RE.search(display_url or "")
+    return match.group(1) if match else None
+
+
+def _host_of(display_url: str) -> str | None:
+    rest = (display_url or "").partition("://")[2]
+    return rest.split("/", 1)[0].rpartition("@")[2].lower() or None
+
+
+# --------------------------------------------------------------------------- from the URL alone
+
+
+def _from_url(link: ParsedLink, at: datetime) -> Explanation:
+    """A link the desk has no record of: only what its URL says, and what follows from it."""
+    warnings = [*link.warnings, _NOT_IN_LOG]
+    if link.kind is LinkKind.S3_SIGV4:
+        signed, nominal, effective, bound, reason, credentials = _sigv4_facts(link)
+    elif link.kind is LinkKind.S3_SIGV2:
+        signed, nominal, effective, bound, reason, credentials = _sigv2_facts(link)
+    else:
+        signed, nominal, effective, bound, reason, credentials = _cloudfront_facts(link)
+    if link.ip_range:
+        warnings.append(f"The CloudFront policy only lets the range {link.ip_range} download it: anyone else gets 403.")
+    if link.version_id is None and link.kind is not LinkKind.CLOUDFRONT:
+        warnings.append(
+            "No versionId was signed: if the object was overwritten the link serves the new bytes, and if it was deleted "
+            "S3 answers NoSuchKey (not an expiry; the live probe shows it)."
+        )
+    # Kinds that do not carry a signing time are valid from the start of time as far as we can tell.
+    floor = signed or link.not_before or datetime.min.replace(tzinfo=UTC)
+    state = state_at(Expiry(floor, nominal, effective, bound, reason), at)
+    if link.not_before is not None and at < link.not_before:
+        state = State.NOT_YET_VALID
+    return Explanation(
+        kind=link.kind,
+        bucket=link.bucket,
+        key=link.key,
+        region=link.region,
+        access_key_id=link.key_pair_id if link.kind is LinkKind.CLOUDFRONT else link.access_key_id,
+        credential_kind=credentials,
+        signed_at=signed,
+        nominal_expires_at=nominal,
+        effective_expires_at=effective,
+        bound_by=bound,
+        state=state,
+        reason=reason,
+        log_entry=None,
+        display_url=link.display_url,
+        warnings=tuple(warnings),
+        host=link.host,
+        at=at,
+        not_before=link.not_before,
+    )
+
+
+_Facts = tuple[datetime | None, datetime, datetime | None, BoundBy, str, CredentialKind]
+
+
+def _sigv4_facts(link: ParsedLink) -> _Facts:
+    assert link.signed_at is not None and link.nominal_expires_at is not None and link.expires_seconds is not None
+    signed, nominal, seconds = link.signed_at, link.nominal_expires_at, link.expires_seconds
+    credentials = CredentialFacts.from_access_key(link.access_key_id, has_session_token=link.has_session_token)
+    key = link.access_key_id or "unknown key"
+    if not 1 <= seconds <= MAX_SIGV4_EXPIRES:
+        return (
+            signed,
+            nominal,
+            signed,
+            BoundBy.MAX_LIFETIME,
+            f"S3 refuses an X-Amz-Expires of {seconds} seconds outright (it accepts 1 to 604800, 7 days), "
+            "so this link never worked: re-issue it, with the stable or cloudfront strategy for more than 7 days.",
+            credentials.kind,
+        )
+    try:
+        model = compute(SigningFacts("unknown", signed, timedelta(seconds=seconds), credentials))
+    except LifetimeError as exc:
+        raise BadInput(str(exc)) from None
+    asked = format_duration(timedelta(seconds=seconds))
+    if credentials.kind is CredentialKind.TEMPORARY:
+        reason = (
+            f"Signed with temporary credentials ({key}), so it may have died before its nominal expiry at {_when(nominal)}; "
+            "the desk has no record of when they expired (the live probe asks S3)."
+        )
+        return signed, nominal, None, BoundBy.CREDENTIALS, reason, credentials.kind
+    if credentials.kind is CredentialKind.LONG_TERM:
+        reason = (
+            f"Signed with a long-term access key ({key}), so it runs its full {asked}, until {_when(nominal)}, "
+            "unless that key was deactivated or deleted meanwhile."
+        )
+        return signed, nominal, model.effective_expires_at, model.bound_by, reason, credentials.kind
+    reason = (
+        f"Signed with credentials of an unknown kind ({key} is not an AWS key id), so it lasts at most its {asked}, "
+        f"until {_when(nominal)}, and ends sooner if they expire; the desk has no record of when."
+    )
+    return signed, nominal, None, BoundBy.NOMINAL, reason, credentials.kind
+
+
+def _sigv2_facts(link: ParsedLink) -> _Facts:
+    assert link.nominal_expires_at is not None
+    nominal = link.nominal_expires_at
+    credentials = CredentialFacts.from_access_key(link.access_key_id, has_session_token=link.has_session_token)
+    legacy = "A legacy SigV2 link (refused by buckets created after 2020-06-24 and by SSE-KMS objects)"
+    if credentials.kind is CredentialKind.TEMPORARY:
+        reason = (
+            f"{legacy} signed with temporary credentials: it may have died before its nominal expiry at {_when(nominal)}, "
+            "and the desk has no record of when."
+        )
+        return None, nominal, None, BoundBy.CREDENTIALS, reason, credentials.kind
+    if credentials.kind is CredentialKind.LONG_TERM:
+        reason = f"{legacy} signed with a long-term access key: it works until {_when(nominal)} unless that key was deactivated."
+        return None, nominal, nominal, BoundBy.NOMINAL, reason, credentials.kind
+    reason = f"{legacy} signed with credentials of an unknown kind: it works at most until {_when(nominal)}."
+    return None, nominal, None, BoundBy.NOMINAL, reason, credentials.kind
+
+
+def _cloudfront_facts(link: ParsedLink) -> _Facts:
+    assert link.nominal_expires_at is not None
+    nominal = link.nominal_expires_at
+    policy = "custom-policy" if link.policy is not None else "canned-policy"
+    start = f" from {_when(link.not_before)}" if link.not_before is not None else ""
+    reason = (
+        f"A CloudFront {policy} link (key pair {link.key_pair_id}): no AWS credentials can cut it short, so it works{start} "
+        f"until {_when(nominal)} unless that public key leaves the distribution's trusted key group."
+    )
+    return None, nominal, nominal, BoundBy.NOMINAL, reason, CredentialKind.LONG_TERM
+
+
+def _when(dt: datetime) -> str:
+    """A moment as the expiry model's reasons say it: ``14:05 UTC on 2 Jan 2026``."""
+    dt = as_utc(dt)
+    return f"{dt:%H:%M} UTC on {dt.day} {_MONTHS[dt.month - 1]} {dt.year}"
+
+
+def _moment(at: datetime | None) -> datetime:
+    return as_utc(at) if at is not None else datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- re-issue
+
+
+@dataclass(frozen=True)
+class ReissuePlan:
+    """What a one-click re-issue would do, or why it cannot (``request`` or ``strategy`` None)."""
+
+    request: ShareRequest | None
+    strategy: str | None
+    why: str
+
+    @property
+    def possible(self) -> bool:
+        return self.request is not None and self.strategy is not None
+
+
+def plan_reissue(desk: Desk, explanation: Explanation, issuer: str, *, now: datetime | None = None) -> ReissuePlan:
+    """The same object, the same lifetime as first asked, with the strategy the desk recommends now."""
+    from dashboard import catalog, issuing
+    from dashboard.strategies import ShareRequest
+
+    e = explanation
+    if not e.bucket or not e.key:
+        return ReissuePlan(None, None, "The desk cannot tell which S3 object this link serves, so it cannot re-issue it: share the file again from Browse.")
+    try:
+        catalog.check_allowed(e.bucket, desk.settings.buckets)
+    except DeskError as exc:
+        return ReissuePlan(None, None, str(exc))
+    lifetime = e.lifetime if e.lifetime is not None and e.lifetime > timedelta(0) else None
+    guessed = lifetime is None
+    lifetime = lifetime or timedelta(days=1)
+    entry = e.log_entry
+    request = ShareRequest(
+        bucket=e.bucket,
+        key=e.key,
+        lifetime=lifetime,
+        issuer=issuer,
+        filename=entry.filename if entry else None,
+        ticket=entry.ticket if entry else None,
+        note=f"re-issue of link {entry.id}" if entry else "re-issue of a link not in the log",
+    )
+    advice = issuing.recommend(issuing.previews(desk, request, now), lifetime)
+    if guessed:
+        return ReissuePlan(request, advice.strategy, f"The link does not say how long it was meant to last, so 1 day is asked. {advice.why}")
+    return ReissuePlan(request, advice.strategy, advice.why)
+
+
+def reissue(desk: Desk, plan: ReissuePlan) -> IssuedLink:
+    """Issue the planned link through the issuing service (logged before it is returned)."""
+    from dashboard import issuing
+
+    if plan.request is None or plan.strategy is None:
+        raise BadInput(plan.why)
+    return issuing.issue(desk, [plan.request], plan.strategy)[0]
+
+
+# --------------------------------------------------------------------------- timeline
+
+
+def timeline_chart(explanation: Explanation) -> alt.LayerChart | None:
+    """One row: issue -> nominal expiry (light), issue -> real expiry (solid), a rule at the chosen time.
+
+    None when the link does not say when it was signed (SigV2, CloudFront
+    links not in the log): there is no start to draw from. Altair is imported
+    here so the command line never pays for it.
+    """
+    import altair as alt
+    import pandas as pd
+
+    e = explanation
+    if e.signed_at is None or e.nominal_expires_at is None:
+        return None
+    real_label = "real (cut short)" if e.cut_short else "real"
+    rows = [{"what": "nominal (promised)", "start": iso_z(e.signed_at), "end": iso_z(e.nominal_expires_at), "row": "link"}]
+    if e.effective_expires_at is not None:
+        rows.append({"what": real_label, "start": iso_z(e.signed_at), "end": iso_z(e.effective_expires_at), "row": "link"})
+    bars = pd.DataFrame(rows)
+    colours = alt.Scale(
+        domain=["nominal (promised)", "real", "real (cut short)"],
+        range=["#c6d4e6", "#1c64b4", "#c2410c"],
+    )
+    x = alt.X("start:T", title="UTC", scale=alt.Scale(type="utc"), axis=alt.Axis(format="%d %b %H:%M", labelOverlap=True))
+    tooltip = [alt.Tooltip("what:N", title=""), alt.Tooltip("start:T", title="from", format="%Y-%m-%d %H:%M:%S"), alt.Tooltip("end:T", title="to", format="%Y-%m-%d %H:%M:%S")]
+    base = alt.Chart(bars).encode(
+        x=x,
+        x2="end:T",
+        y=alt.Y("row:N", axis=None),
+        color=alt.Color("what:N", scale=colours, legend=alt.Legend(title=None, orient="top")),
+        tooltip=tooltip,
+    )
+    nominal = base.transform_filter(alt.datum.what == "nominal (promised)").mark_bar(size=26, cornerRadius=3)
+    real = base.transform_filter(alt.datum.what != "nominal (promised)").mark_bar(size=12, cornerRadius=3)
+    moment = pd.DataFrame([{"at": iso_z(e.at), "label": "chosen time", "row": "link"}])
+    rule = alt.Chart(moment).mark_rule(color="#111", strokeWidth=2, strokeDash=[4, 3]).encode(
+        x=alt.X("at:T", scale=alt.Scale(type="utc")), tooltip=[alt.Tooltip("at:T", title="chosen time", format="%Y-%m-%d %H:%M:%S")]
+    )
+    label = alt.Chart(moment).mark_text(align="left", dx=4, dy=-18, fontSize=11, color="#111").encode(
+        x=alt.X("at:T", scale=alt.Scale(type="utc")), text="label:N"
+    )
+    return alt.layer(nominal, real, rule, label).properties(height=90)

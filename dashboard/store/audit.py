@@ -1,0 +1,599 @@
+"""Audit queries over the issuance log: the Expiry timeline's filters, figures and rows.
+
+The page must stay fast on a log of a million links, so every filter and
+aggregate runs in SQL over covering indexes (migration 3) and only small
+results cross into Python: per-(strategy, issuer) counts, per-day counts, the
+most recent rows for the chart, and the one REAL column the medians need.
+
+The definitions match `dashboard.expiry`: a link is *cut short* when its real
+(effective) expiry is before its nominal one, and its state at a moment is
+what `state_at` says for the Expiry the link would have with its revocation
+applied. Times are REAL epoch seconds and the SQL avoids SQLite's date
+functions, so a PostgreSQL backend can run the same statements.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import sqlite3
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from dashboard.expiry import State
+from dashboard.store.entries import LINK_COLUMNS, to_epoch
+
+if TYPE_CHECKING:
+    from dashboard.store.log import IssuanceLog
+
+__all__ = [
+    "AUDIT_STATES",
+    "AuditFilter",
+    "AuditRow",
+    "DayShare",
+    "Split",
+    "Summary",
+    "Overview",
+    "bulk_fill",
+    "buckets",
+    "by_issuer",
+    "by_strategy",
+    "cut_short_per_day",
+    "issuers",
+    "overview",
+    "rows",
+    "strategies",
+    "summary",
+]
+
+#: The states the timeline filters on, in the order the page offers them.
+AUDIT_STATES: tuple[State, ...] = (State.LIVE, State.CUT_SHORT, State.EXPIRED, State.REVOKED)
+
+# --- the definitions, once, in SQL -------------------------------------------
+
+_NOM = "nominal_expires_at"
+_EFF = "effective_expires_at"
+#: What ends the link when nothing is revoked: the real expiry, or the nominal
+#: one when the real expiry cannot be known (temporary credentials of unknown expiry).
+_END = f"COALESCE({_EFF}, {_NOM})"
+#: Cut short: the real expiry is known and before the nominal one.
+_CUT = f"CASE WHEN {_EFF} < {_NOM} THEN 1 ELSE 0 END"
+#: A revocation binds only when it comes before the link would end anyway
+#: (`expiry.compute` keeps the earlier candidate, and ties go to the others).
+_REVOKED_BY = f"(revoked_at IS NOT NULL AND revoked_at <= :now AND revoked_at < {_END})"
+#: `expiry.state_at` at :now, for a link signed before :now.
+_STATE = (
+    f"CASE WHEN {_REVOKED_BY} THEN 'revoked' "
+    f"WHEN :now < {_END} THEN 'live' "
+    f"WHEN :now < {_NOM} THEN 'cut-short' "
+    "ELSE 'expired' END"
+)
+# U+10FFFF sorts after every other character in UTF-8 byte order (SQLite's
+# BINARY collation), so [prefix, prefix + U+10FFFF) is the index range of a prefix.
+_PREFIX_END = "\U0010ffff"
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the timeline shows: every field narrows the rows; empty means "any".
+
+    ``since`` is inclusive and ``until`` exclusive, both on the issue time;
+    ``now`` is the moment states are taken at (pass it in, rounded, so cached
+    results are shared between reruns).
+    """
+
+    now: datetime
+    since: datetime | None = None
+    until: datetime | None = None
+    strategies: tuple[str, ...] = ()
+    issuers: tuple[str, ...] = ()
+    bucket: str | None = None
+    prefix: str = ""
+    ticket: str | None = None
+    state: State | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("now", "since", "until"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, datetime) or value.utcoffset() is None):
+                raise ValueError(f"AuditFilter.{name} must be a timezone-aware datetime (got {value!r}).")
+        if self.since is not None and self.until is not None and self.until <= self.since:
+            raise ValueError("The time window ends before it starts: pick an end after the start.")
+        object.__setattr__(self, "strategies", tuple(sorted(set(self.strategies))))
+        object.__setattr__(self, "issuers", tuple(sorted(set(self.issuers))))
+        object.__setattr__(self, "bucket", self.bucket or None)
+        object.__setattr__(self, "prefix", self.prefix or "")
+        object.__setattr__(self, "ticket", (self.ticket or "").strip() or None)
+        if self.state is not None:
+            object.__setattr__(self, "state", State(self.state))
+            if self.state not in AUDIT_STATES:
+                raise ValueError(f"The timeline filters on {', '.join(AUDIT_STATES)}, not {self.state}.")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Headline figures over every link the filter matches."""
+
+    issued: int
+    cut_short: int
+    median_hours_lost: float | None  # over the cut-short links; None when there are none
+
+    @property
+    def share(self) -> float | None:
+        """Cut-short links / links issued (None for no links)."""
+        return self.cut_short / self.issued if self.issued else None
+
+
+@dataclass(frozen=True)
+class Split(Summary):
+    """The headline figures of one strategy or one issuer."""
+
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class DayShare:
+    """Links issued on one day (in the zone asked for) and how many were cut short."""
+
+    day: date
+    issued: int
+    cut_short: int
+
+    @property
+    def share(self) -> float | None:
+        return self.cut_short / self.issued if self.issued else None
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Everything the headline needs, from as few passes over the log as possible."""
+
+    summary: Summary
+    by_strategy: tuple[Split, ...]
+    by_issuer: tuple[Split, ...]
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One link as the timeline charts and lists it."""
+
+    id: int
+    issued_at: datetime
+    issuer: str
+    strategy: str
+    bucket: str
+    key: str
+    ticket: str | None
+    nominal_expires_at: datetime
+    effective_expires_at: datetime | None
+    revoked_at: datetime | None
+    bound_by: str
+    reason: str
+    state: State
+
+    @property
+    def cut_short(self) -> bool:
+        return self.effective_expires_at is not None and self.effective_expires_at < self.nominal_expires_at
+
+    @property
+    def ends_at(self) -> datetime:
+        """When the link stops (or stopped) working: revocation, real expiry, or nominal when unknown."""
+        end = self.effective_expires_at or self.nominal_expires_at
+        if self.revoked_at is not None and self.revoked_at < end:
+            return self.revoked_at
+        return end
+
+    @property
+    def hours_lost(self) -> float:
+        if not self.cut_short or self.effective_expires_at is None:
+            return 0.0
+        return (self.nominal_expires_at - self.effective_expires_at).total_seconds() / 3600
+
+
+# --- the WHERE clause ----------------------------------------------------------
+
+
+def _where(f: AuditFilter, *, extra: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
+    """The filter as a WHERE clause and its named parameters (always with :now)."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {"now": to_epoch(f.now)}
+    if f.since is not None:
+        clauses.append("issued_at >= :since")
+        params["since"] = to_epoch(f.since)
+    if f.until is not None:
+        clauses.append("issued_at < :until")
+        params["until"] = to_epoch(f.until)
+    for column, values in (("strategy", f.strategies), ("issuer", f.issuers)):
+        if values:
+            names = [f"{column}{i}" for i in range(len(values))]
+            clauses.append(f"{column} IN ({', '.join(':' + n for n in names)})")
+            params.update(zip(names, values))
+    if f.bucket is not None:
+        clauses.append("bucket = :bucket")
+        params["bucket"] = f.bucket
+    if f.prefix:
+        # The range lets an index find the prefix; substr keeps it exact.
+        clauses.append("key >= :prefix AND key < :prefix_end AND substr(key, 1, :prefix_len) = :prefix")
+        params.update(prefix=f.prefix, prefix_end=f.prefix + _PREFIX_END, prefix_len=len(f.prefix))
+    if f.ticket is not None:
+        clauses.append("ticket = :ticket")
+        params["ticket"] = f.ticket
+    if f.state is not None:
+        clauses.append(f"({_STATE}) = :state")
+        params["state"] = str(f.state)
+    clauses.extend(extra)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _query(log: IssuanceLog, sql: str, params: dict[str, Any] | Sequence[Any] = ()) -> list[Any]:
+    try:
+        with log._pool.connection() as conn:
+            return conn.execute(sql, params).fetchall()
+    except sqlite3.Error as exc:
+        raise log._read_error(exc) from exc
+
+
+# --- aggregates ------------------------------------------------------------------
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) / 3600 if values else None
+
+
+def _counts(log: IssuanceLog, f: AuditFilter) -> list[tuple[str, str, int, int]]:
+    where, params = _where(f)
+    return _query(
+        log,
+        f"SELECT strategy, issuer, COUNT(*), SUM({_CUT}) FROM links{where} GROUP BY strategy, issuer",
+        params,
+    )
+
+
+def _lost(log: IssuanceLog, f: AuditFilter, column: str | None = None) -> list[tuple[Any, ...]]:
+    """The seconds lost by each cut-short link (with ``column`` when grouping)."""
+    where, params = _where(f, extra=[f"{_EFF} < {_NOM}"])
+    select = f"{_NOM} - {_EFF}" if column is None else f"{column}, {_NOM} - {_EFF}"
+    return _query(log, f"SELECT {select} FROM links{where}", params)
+
+
+def summary(log: IssuanceLog, f: AuditFilter) -> Summary:
+    """Links issued, cut short, and the median hours the cut-short ones lost."""
+    where, params = _where(f)
+    issued, cut = _query(log, f"SELECT COUNT(*), COALESCE(SUM({_CUT}), 0) FROM links{where}", params)[0]
+    lost = [row[0] for row in _lost(log, f)]
+    return Summary(issued=int(issued), cut_short=int(cut), median_hours_lost=_median(lost))
+
+
+def _split(log: IssuanceLog, f: AuditFilter, column: str) -> tuple[Split, ...]:
+    where, params = _where(f)
+    counts = _query(log, f"SELECT {column}, COUNT(*), SUM({_CUT}) FROM links{where} GROUP BY {column}", params)
+    lost: dict[str, list[float]] = {}
+    for name, seconds in _lost(log, f, column):
+        lost.setdefault(name, []).append(seconds)
+    return _splits({name: (int(n), int(c)) for name, n, c in counts}, lost)
+
+
+def _splits(counts: dict[str, tuple[int, int]], lost: dict[str, list[float]]) -> tuple[Split, ...]:
+    found = [
+        Split(name=name, issued=n, cut_short=c, median_hours_lost=_median(lost.get(name, ())))
+        for name, (n, c) in counts.items()
+    ]
+    return tuple(sorted(found, key=lambda s: (-s.issued, s.name)))
+
+
+def by_strategy(log: IssuanceLog, f: AuditFilter) -> tuple[Split, ...]:
+    """The headline figures per strategy, most links first."""
+    return _split(log, f, "strategy")
+
+
+def by_issuer(log: IssuanceLog, f: AuditFilter) -> tuple[Split, ...]:
+    """The headline figures per issuer, most links first."""
+    return _split(log, f, "issuer")
+
+
+def overview(log: IssuanceLog, f: AuditFilter) -> Overview:
+    """`summary`, `by_strategy` and `by_issuer` at once: two passes over the log instead of six."""
+    per_strategy: dict[str, list[int]] = {}
+    per_issuer: dict[str, list[int]] = {}
+    issued = cut = 0
+    for strategy, issuer, n, c in _counts(log, f):
+        issued, cut = issued + n, cut + c
+        for table, name in ((per_strategy, strategy), (per_issuer, issuer)):
+            pair = table.setdefault(name, [0, 0])
+            pair[0] += n
+            pair[1] += c
+    lost_all: list[float] = []
+    lost_strategy: dict[str, list[float]] = {}
+    lost_issuer: dict[str, list[float]] = {}
+    for strategy, issuer, seconds in _lost(log, f, "strategy, issuer"):
+        lost_all.append(seconds)
+        lost_strategy.setdefault(strategy, []).append(seconds)
+        lost_issuer.setdefault(issuer, []).append(seconds)
+    return Overview(
+        summary=Summary(issued=issued, cut_short=cut, median_hours_lost=_median(lost_all)),
+        by_strategy=_splits({k: (v[0], v[1]) for k, v in per_strategy.items()}, lost_strategy),
+        by_issuer=_splits({k: (v[0], v[1]) for k, v in per_issuer.items()}, lost_issuer),
+    )
+
+
+def cut_short_per_day(log: IssuanceLog, f: AuditFilter, tz: tzinfo = UTC, *, max_days: int = 120) -> list[DayShare]:
+    """Links issued and cut short per calendar day in ``tz``, oldest first, days without links left out.
+
+    One indexed range query per day: the day boundaries are local midnights
+    (daylight saving included) and no row is sorted, so a million rows cost
+    one pass over the time index. At most the last ``max_days`` days of the window.
+    """
+    end = f.until or f.now
+    start = f.since
+    if start is None:
+        where, params = _where(f)
+        (first,) = _query(log, f"SELECT MIN(issued_at) FROM links{where}", params)[0]
+        if first is None:
+            return []
+        start = datetime.fromtimestamp(first, tz=UTC)
+    last_day = end.astimezone(tz).date()
+    day = max(start.astimezone(tz).date(), last_day - timedelta(days=max_days - 1))
+    where, params = _where(f, extra=["issued_at >= :day_start", "issued_at < :day_end"])
+    sql = f"SELECT COUNT(*), COALESCE(SUM({_CUT}), 0) FROM links{where}"
+    result: list[DayShare] = []
+    try:
+        with log._pool.connection() as conn:
+            while day <= last_day:
+                following = day + timedelta(days=1)
+                params["day_start"] = _midnight(day, tz)
+                params["day_end"] = _midnight(following, tz)
+                n, c = conn.execute(sql, params).fetchone()
+                if n:
+                    result.append(DayShare(day=day, issued=int(n), cut_short=int(c)))
+                day = following
+    except sqlite3.Error as exc:
+        raise log._read_error(exc) from exc
+    return result
+
+
+def _midnight(day: date, tz: tzinfo) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+
+
+# --- rows ------------------------------------------------------------------------
+
+_ROW_COLUMNS = (
+    "id, issued_at, issuer, strategy, bucket, key, ticket, nominal_expires_at, "
+    f"effective_expires_at, revoked_at, bound_by, reason, {_STATE}"
+)
+
+
+def _when(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+
+
+def rows(log: IssuanceLog, f: AuditFilter, limit: int = 1000) -> list[AuditRow]:
+    """The ``limit`` most recently issued links the filter matches, newest first."""
+    if limit < 0:
+        raise ValueError(f"limit must be zero or more, not {limit}.")
+    where, params = _where(f)
+    params["limit"] = limit
+    found = _query(log, f"SELECT {_ROW_COLUMNS} FROM links{where} ORDER BY issued_at DESC, id DESC LIMIT :limit", params)
+    return [
+        AuditRow(
+            id=r[0],
+            issued_at=datetime.fromtimestamp(r[1], tz=UTC),
+            issuer=r[2],
+            strategy=r[3],
+            bucket=r[4],
+            key=r[5],
+            ticket=r[6],
+            nominal_expires_at=datetime.fromtimestamp(r[7], tz=UTC),
+            effective_expires_at=_when(r[8]),
+            revoked_at=_when(r[9]),
+            bound_by=r[10],
+            reason=r[11],
+            state=State(r[12]),
+        )
+        for r in found
+    ]
+
+
+# --- distinct values for the filter widgets --------------------------------------
+
+
+def _distinct(log: IssuanceLog, column: str) -> list[str]:
+    # A loose index scan: one index seek per distinct value instead of reading
+    # every row, so a million links with twenty issuers cost twenty seeks.
+    sql = (
+        f"WITH RECURSIVE seen(v) AS ("
+        f" SELECT MIN({column}) FROM links"
+        f" UNION ALL SELECT (SELECT MIN({column}) FROM links WHERE {column} > seen.v) FROM seen WHERE seen.v IS NOT NULL"
+        f") SELECT v FROM seen WHERE v IS NOT NULL"
+    )
+    return [row[0] for row in _query(log, sql)]
+
+
+def strategies(log: IssuanceLog) -> list[str]:
+    """Every strategy that has issued a link, sorted."""
+    return _distinct(log, "strategy")
+
+
+def issuers(log: IssuanceLog) -> list[str]:
+    """Everyone who has issued a link, sorted."""
+    return _distinct(log, "issuer")
+
+
+def buckets(log: IssuanceLog) -> list[str]:
+    """Every bucket a link was issued from, sorted."""
+    return _distinct(log, "bucket")
+
+
+# --- synthetic history for benches and tests -------------------------------------
+
+_FILL_STRATEGIES = (("ambient", 40), ("role-session", 20), ("iam-user", 20), ("cloudfront", 12), ("stable", 8))
+_HOUR, _DAY = 3600, 86400
+_S3_LIFETIMES = ((_HOUR, 15), (12 * _HOUR, 20), (_DAY, 25), (3 * _DAY, 15), (7 * _DAY, 25))
+_LONG_LIFETIMES = ((_DAY, 30), (7 * _DAY, 40), (30 * _DAY, 20), (90 * _DAY, 10))
+_FILL_ISSUERS = (
+    "alice", "bob", "chen", "dana", "emeka", "farah", "goran", "hana", "ines", "jonas",
+    "kofi", "lena", "mateo", "nadia", "oskar", "priya", "quinn", "rosa", "sven", "tariq",
+)
+_FILL_BUCKETS = ("sharedesk-demo-support", "sharedesk-demo-exports", "sharedesk-demo-archive")
+_CUSTOMERS = ("acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell")
+_FOLDERS = ("reports", "exports", "tickets", "invoices", "logs")
+_TASK_ROTATION = 6 * _HOUR  # the simulated task role's credentials, back to back (as in demo_history)
+_ROLE_SESSION = 12 * _HOUR
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_INSERT_COLUMNS = (*LINK_COLUMNS, "revoked_at", "revoked_by")
+_INSERT = f"INSERT INTO links ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})"
+
+
+def _span(seconds: float) -> str:
+    """A lost or asked lifetime in words, as the reasons say it (to the minute, no timedelta)."""
+    days, rest = divmod(int(seconds), _DAY)
+    hours, rest = divmod(rest, _HOUR)
+    minutes = rest // 60
+    parts = [(days, "day"), (hours, "hour"), (minutes, "minute")]
+    words = [f"{v} {unit}{'s' if v != 1 else ''}" for v, unit in parts if v][:2]
+    return " ".join(words) or "under a minute"
+
+
+def _moment(epoch: float) -> str:
+    dt = datetime.fromtimestamp(epoch, tz=UTC)
+    return f"{dt:%H:%M} UTC on {dt.day} {_MONTHS[dt.month - 1]} {dt.year}"
+
+
+class _Words(dict[Any, str]):
+    """A memo of ``make(key)``: reasons repeat the same few moments and durations."""
+
+    def __init__(self, make: Any) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: Any) -> str:
+        value = self[key] = self.make(key)
+        return value
+
+
+def bulk_fill(
+    log: IssuanceLog,
+    n: int,
+    *,
+    seed: int,
+    now: datetime | None = None,
+    days: int = 28,
+    batch: int = 50_000,
+) -> int:
+    """Append ``n`` synthetic but realistic links issued over the ``days`` before ``now``; return ``n``.
+
+    For benches and tests only. The mix follows the demo history: ambient
+    links die at a 6-hourly credential rotation (1% were signed with
+    credentials of unknown expiry), role sessions at 12 h, signer-user,
+    CloudFront and stable links run their course, and a fifth of stable links
+    are revoked. Nothing is signed: fingerprints are random hex, display URLs
+    synthetic, and no secret exists. Rows go in oldest first with
+    ``executemany``, ``batch`` rows per transaction; one seed gives one history.
+    """
+    if n < 0:
+        raise ValueError(f"n must be zero or more, not {n}.")
+    rng = random.Random(seed)
+    end = to_epoch(now or datetime.now(UTC)) or 0.0
+    start = end - days * _DAY
+    span = end - start - 60  # the newest link is at least a minute old
+    names = [s for s, _ in _FILL_STRATEGIES]
+    weights = [w for _, w in _FILL_STRATEGIES]
+    issuer_weights = [1 / (i + 1) for i in range(len(_FILL_ISSUERS))]
+    spans = _Words(lambda minutes: _span(minutes * 60))
+    moments = _Words(_moment)
+    first_ticket = 100_000 + rng.randrange(100_000)
+    done = 0
+    while done < n:
+        size = min(batch, n - done)
+        lo = start + span * done / n
+        width = span * size / n
+        times = sorted(lo + rng.random() * width for _ in range(size))
+        chosen = rng.choices(names, weights, k=size)
+        people = rng.choices(_FILL_ISSUERS, issuer_weights, k=size)
+        short = rng.choices([t for t, _ in _S3_LIFETIMES], [w for _, w in _S3_LIFETIMES], k=size)
+        long = rng.choices([t for t, _ in _LONG_LIFETIMES], [w for _, w in _LONG_LIFETIMES], k=size)
+        rows = []
+        for i in range(size):
+            number = done + i
+            issued, strategy, issuer = times[i], chosen[i], people[i]
+            lifetime = long[i] if strategy in ("cloudfront", "stable") else short[i]
+            nominal = issued + lifetime
+            effective: float | None = nominal
+            bound = "nominal"
+            credential_end: float | None = None
+            revoked_at: float | None = None
+            revoked_by: str | None = None
+            asked = spans[lifetime // 60]
+            bucket = _FILL_BUCKETS[number % 7 % 3]
+            key = f"customers/{_CUSTOMERS[rng.getrandbits(3)]}/{_FOLDERS[number % 5]}/{number % 997:03d}/file-{number}.csv"
+            s3_url = f"https://{bucket}.s3.amazonaws.com/{key}?X-Amz-Expires={lifetime}&X-Amz-Signature=…"
+            if strategy == "ambient" or strategy == "role-session":
+                ambient = strategy == "ambient"
+                period = _TASK_ROTATION if ambient else _ROLE_SESSION
+                window = int(issued // period)
+                label = "the task role's temporary credentials" if ambient else "a session of the signing role"
+                source = "container-role" if ambient else "assume-role"
+                key_id = f"ASIA{'T' if ambient else 'R'}{window:015d}"
+                kind = "temporary"
+                if ambient and rng.random() < 0.01:
+                    effective, bound = None, "credentials"
+                    reason = (
+                        f"Signed with {label}, whose expiry is not visible, so the link may stop working "
+                        f"at any time before its nominal expiry at {moments[nominal // 60 * 60]}."
+                    )
+                else:
+                    credential_end = float((window + 1) * period)
+                    if credential_end < nominal:
+                        effective, bound = credential_end, "credentials"
+                        verb = "expire" if ambient else "expires"
+                        lost = spans[int(nominal - credential_end) // 60]
+                        reason = f"Signed with {label}, which {verb} at {moments[credential_end]}, {lost} before the {asked} asked."
+                    else:
+                        reason = f"Runs its full {asked}: {label}, which {'expire' if ambient else 'expires'} at {moments[credential_end]}, {'outlive' if ambient else 'outlives'} it."
+                display = s3_url
+            elif strategy == "iam-user":
+                source, key_id, kind = "explicit", "AKIASHAREDESKBENCH01", "long-term"
+                reason = f"Runs its full {asked}: the signer user's long-term access key does not expire."
+                display = s3_url
+            elif strategy == "cloudfront":
+                source, key_id, kind = "cloudfront-key-pair", "K2SHAREDESKBENCH", "long-term"
+                reason = f"Runs its full {asked}: the CloudFront key pair does not expire."
+                display = f"https://d111111bench.cloudfront.net/{key}?Expires={int(nominal)}&Signature=…&Key-Pair-Id=K2SHAREDESKBENCH"
+            else:
+                source, key_id, kind = "stable-link", None, "long-term"
+                reason = f"Runs its full {asked}: the desk's stable link does not expire."
+                display = "https://desk.example.com/s/…"
+                if rng.random() < 0.2:
+                    at = issued + rng.random() * lifetime
+                    if at < end:
+                        revoked_at, revoked_by = at, issuer
+            rows.append(
+                (
+                    issued, issuer, strategy, bucket, key, None,
+                    None if number % 10 == 9 else f"TCK-{first_ticket + number // 3}",
+                    "bulk fill", issued, nominal, effective, bound, reason, source, key_id, kind,
+                    credential_end, f"{rng.getrandbits(256):064x}", display, revoked_at, revoked_by,
+                )
+            )
+        _insert_rows(log, rows)
+        done += size
+    return done
+
+
+def _insert_rows(log: IssuanceLog, rows: list[tuple[Any, ...]]) -> None:
+    try:
+        with log._pool.connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_INSERT, rows)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        from dashboard.store.log import LogWriteError
+
+        raise LogWriteError(f"The issuance log could not be filled ({exc}).") from exc

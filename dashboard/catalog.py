@@ -80,7 +80,7 @@ class ObjectDetails:
         """Archived objects download only once a restore has finished."""
         if not self.info.archived:
             return True
-        return bool(self.restore) and 'ongoing-request="false"' in self.restore
+        return 'ongoing-request="false"' in (self.restore or "")
 
 
 def validate_bucket_name(name: str) -> str:

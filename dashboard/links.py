@@ -177,13 +177,15 @@ def routes(desk: Callable[[], Desk]) -> list[BaseRoute]:
             return state["resolver"]
 
     async def stable_link(request: Request) -> Response:
-        found = state.get("resolver") or await run_in_threadpool(resolver)
-        click = {
-            "client_ip": _client_ip(request, found.desk.settings.client_ip_header),
-            "user_agent": request.headers.get("user-agent"),
-        }
+        found = state.get("resolver")
+        if found is None:  # the first click builds the desk, which may start the demo
+            found = await run_in_threadpool(resolver)
         token = request.path_params["token"]
-        outcome = found.resolve(token, may_sign=False, **click) or await run_in_threadpool(found.resolve, token, **click)
+        client_ip = _client_ip(request, found.desk.settings.client_ip_header)
+        user_agent = request.headers.get("user-agent")
+        outcome = found.resolve(token, client_ip=client_ip, user_agent=user_agent, may_sign=False)
+        if outcome is None:  # a URL must be signed: off the event loop
+            outcome = await run_in_threadpool(lambda: found.resolve(token, client_ip=client_ip, user_agent=user_agent))
         assert outcome is not None
         if outcome.click is not None:
             await asyncio.wrap_future(outcome.click)  # the click is durable before the customer moves on

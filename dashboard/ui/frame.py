@@ -28,6 +28,7 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("browse.py", "Browse", "browse", ":material/folder_open:", default=True),  # the default page is served at /
     PageSpec("share.py", "Share", "share", ":material/share:"),
+    PageSpec("timeline.py", "Expiry timeline", "timeline", ":material/timeline:"),
     PageSpec("inspect.py", "Inspect", "inspect", ":material/search:"),
     PageSpec("stable_links.py", "Stable links", "stable-links", ":material/all_inclusive:"),
 )

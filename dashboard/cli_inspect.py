@@ -52,9 +52,11 @@ def _inspect(desk: Desk, args: argparse.Namespace) -> int:
         if not found:
             raise BadInput(f"No link in this desk's log has the ticket reference {text[:64]!r}: check it, or paste the link itself.")
         if args.json:
-            print_json({"ticket": text, "links": [inspection.to_json(e) for e in found]})
+            ticket = text if found[0].log_entry and found[0].log_entry.ticket == text else None
+            print_json({"ticket": ticket, "links": [inspection.to_json(e) for e in found]})
         else:
-            print(f"{len(found)} link(s) under {text}, newest first:\n")
+            under = f"under {text}" if found[0].log_entry and found[0].log_entry.ticket == text else "for that token"  # never echo a token
+            print(f"{len(found)} link(s) {under}, newest first:\n")
             print("\n\n".join(_block(e) for e in found))
         return 0
     explanation = inspection.explain(desk.log, text, at=at, stable_prefix=prefix)
@@ -92,7 +94,7 @@ def _block(e: Explanation) -> str:
         ("signed at", iso_z(e.signed_at) or "not in the link"),
         ("nominal expiry", iso_z(e.nominal_expires_at) or "—"),
         ("real expiry", real),
-        ("state", f"{str(e.state).upper()} at {iso_z(e.at)}"),
+        ("state", f"{str(e.state).upper()} at {iso_z(e.at)}: {inspection.headline(e)}"),
         ("reason", e.reason),
     ]
     if entry is not None:

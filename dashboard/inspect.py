@@ -51,10 +51,12 @@ __all__ = [
     "explain",
     "explain_entry",
     "explain_ticket",
+    "headline",
     "is_ticket_reference",
     "lookup",
     "plan_reissue",
     "reissue",
+    "ticket_rows",
     "timeline_chart",
     "to_json",
 ]
@@ -132,6 +134,39 @@ class Explanation:
         )
 
 
+def headline(e: Explanation) -> str:
+    """The state at the chosen moment as one short sentence, with the times that matter for it.
+
+    The reason says why a link ends when it does; this says where the chosen
+    moment falls: a link that is live now but dies in two hours must not read
+    as good news.
+    """
+    nominal, effective = e.nominal_expires_at, e.effective_expires_at
+    lost = format_duration(nominal - effective) if nominal is not None and effective is not None and e.cut_short else ""
+    if e.state is State.NOT_YET_VALID:
+        start = e.not_before or e.signed_at
+        return f"Not valid yet: it starts working at {_when(start)}." if start else "Not valid yet."
+    if e.state is State.REVOKED:
+        return f"Revoked at {_when(effective)}: the customer gets a 'withdrawn' page." if effective else "Revoked."
+    if nominal is None:
+        return f"{str(e.state).capitalize()}."
+    if e.state is State.LIVE:
+        if effective is None:
+            return f"May still work until {_when(nominal)}, but the real expiry is unknown: probe it to ask S3."
+        if lost:
+            return f"Works until {_when(effective)}, then dies {lost} before the expiry it promised."
+        return f"Works until {_when(effective)}, as promised."
+    if e.state is State.CUT_SHORT:
+        assert effective is not None
+        return f"Dead since {_when(effective)}, {lost} before the expiry it promised ({_when(nominal)})."
+    if lost:
+        assert effective is not None
+        return f"Dead since {_when(effective)}, {lost} early; its promised expiry ({_when(nominal)}) has passed too."
+    if effective is None:
+        return f"Dead since {_when(nominal)} at the latest; it may have died sooner, and the desk cannot tell when."
+    return f"Expired at {_when(nominal)}, as promised."
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -206,6 +241,27 @@ def lookup(log: IssuanceLog, text: str, *, at: datetime | None = None, stable_pr
         if stable is not None:
             found = [_from_entry(stable.entry, _moment(at), stable=stable)]
     return found
+
+
+def ticket_rows(explanations: list[Explanation]) -> list[dict[str, Any]]:
+    """One row per link of a ticket, for a table: the log's facts and the verdict at the chosen moment."""
+    rows = []
+    for e in explanations:
+        entry = e.log_entry
+        rows.append(
+            {
+                "Log id": entry.id if entry else None,
+                "Issued": entry.issued_at if entry else None,
+                "Issuer": entry.issuer if entry else "",
+                "Strategy": entry.strategy if entry else "",
+                "Object": f"s3://{e.bucket}/{e.key}" if e.bucket else (e.key or ""),
+                "State": str(e.state),
+                "Real expiry": e.effective_expires_at,
+                "Nominal expiry": e.nominal_expires_at,
+                "At a glance": headline(e),
+            }
+        )
+    return rows
 
 
 def to_json(explanation: Explanation) -> dict[str, Any]:
@@ -539,12 +595,16 @@ def timeline_chart(explanation: Explanation) -> alt.LayerChart | None:
     if e.effective_expires_at is not None:
         rows.append({"what": real_label, "start": iso_z(e.signed_at), "end": iso_z(e.effective_expires_at), "row": "link"})
     bars = pd.DataFrame(rows)
-    colours = alt.Scale(
-        domain=["nominal (promised)", "real", "real (cut short)"],
-        range=["#c6d4e6", "#1c64b4", "#c2410c"],
-    )
+    palette = {"nominal (promised)": "#c6d4e6", "real": "#1c64b4", "real (cut short)": "#c2410c"}
+    drawn = [row["what"] for row in rows]
+    colours = alt.Scale(domain=drawn, range=[palette[name] for name in drawn])
     x = alt.X("start:T", title="UTC", scale=alt.Scale(type="utc"), axis=alt.Axis(format="%d %b %H:%M", labelOverlap=True))
-    tooltip = [alt.Tooltip("what:N", title=""), alt.Tooltip("start:T", title="from", format="%Y-%m-%d %H:%M:%S"), alt.Tooltip("end:T", title="to", format="%Y-%m-%d %H:%M:%S")]
+    stamp = "%Y-%m-%d %H:%M:%S UTC"
+    tooltip = [
+        alt.Tooltip("what:N", title="expiry"),
+        alt.Tooltip("start:T", title="from", format=stamp, formatType="utc"),
+        alt.Tooltip("end:T", title="to", format=stamp, formatType="utc"),
+    ]
     base = alt.Chart(bars).encode(
         x=x,
         x2="end:T",
@@ -554,9 +614,11 @@ def timeline_chart(explanation: Explanation) -> alt.LayerChart | None:
     )
     nominal = base.transform_filter(alt.datum.what == "nominal (promised)").mark_bar(size=26, cornerRadius=3)
     real = base.transform_filter(alt.datum.what != "nominal (promised)").mark_bar(size=12, cornerRadius=3)
-    moment = pd.DataFrame([{"at": iso_z(e.at), "label": "chosen time", "row": "link"}])
+    at = e.at or datetime.now(UTC)
+    label_text = "now" if abs(at - datetime.now(UTC)) < timedelta(minutes=2) else "chosen time"
+    moment = pd.DataFrame([{"at": iso_z(at), "label": label_text, "row": "link"}])
     rule = alt.Chart(moment).mark_rule(color="#111", strokeWidth=2, strokeDash=[4, 3]).encode(
-        x=alt.X("at:T", scale=alt.Scale(type="utc")), tooltip=[alt.Tooltip("at:T", title="chosen time", format="%Y-%m-%d %H:%M:%S")]
+        x=alt.X("at:T", scale=alt.Scale(type="utc")), tooltip=[alt.Tooltip("at:T", title=label_text, format=stamp, formatType="utc")]
     )
     label = alt.Chart(moment).mark_text(align="left", dx=4, dy=-18, fontSize=11, color="#111").encode(
         x=alt.X("at:T", scale=alt.Scale(type="utc")), text="label:N"

@@ -5,10 +5,9 @@ from datetime import datetime, timezone
 import streamlit as st
 
 from dashboard import inspect as inspection
-from dashboard import issuing
+from dashboard import demo_history, issuing
 from dashboard.durations import format_duration
 from dashboard.errors import DeskError
-from dashboard.expiry import iso_z
 from dashboard.probe import probe
 from dashboard.ui.frame import fail, guard
 from dashboard.ui.identity import issuer, missing_issuer_message
@@ -41,6 +40,8 @@ if st.toggle("Judge at another moment", key="inspect.pick", help="By default the
     at = datetime.combine(day.date_input("Date (UTC)", key="inspect.date"), clock.time_input("Time (UTC)", key="inspect.time", step=60), timezone.utc)
 if not text.strip():
     st.info("Paste the link a customer says “expired early”, or type the ticket it was sent under.", icon=":material/search:")
+    if desk.is_demo and (sample := demo_history.cut_short_sample(desk)):
+        st.button("Try a cut-short link from the demo's history", icon=":material/science:", key="inspect.sample", on_click=st.session_state.__setitem__, args=("inspect.text", sample[1]))
     st.stop()
 try:
     found = inspection.lookup(desk.log, text, at=at)
@@ -48,21 +49,27 @@ except DeskError as exc:
     fail(str(exc))
 
 
+def utc(moment: datetime | None, missing: str = "—") -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else missing
+
+
 def show(e: inspection.Explanation, url: str | None) -> None:
     colour, icon, callout = STATES[str(e.state)]
+    if e.state == "live" and (e.cut_short or e.effective_expires_at is None):
+        callout = st.warning  # live now, but not for as long as it promised (or nobody knows how long)
     where = f"s3://{e.bucket}/{e.key}" if e.bucket else f"{e.host}/{e.key or ''}"
     st.badge(f"{e.state} at {e.at:%Y-%m-%d %H:%M} UTC", color=colour, icon=icon)
-    callout(e.reason)
+    callout(f"**{inspection.headline(e)}**  \n{e.reason}")
     left, right = st.columns(2)
     left.markdown(
         f"**Kind** · `{e.kind}`  \n**Object** · `{where}`  \n**Region** · {e.region or '—'}  \n"
         f"**Signed by** · `{e.access_key_id or 'unknown'}` ({e.credential_kind})"
     )
-    real = iso_z(e.effective_expires_at) or "unknown: the desk has no record"
+    real = utc(e.effective_expires_at, "unknown: the desk has no record")
     if e.cut_short and e.nominal_expires_at and e.effective_expires_at:
         real += f" ({format_duration(e.nominal_expires_at - e.effective_expires_at)} early)"
     right.markdown(
-        f"**Signed at** · {iso_z(e.signed_at) or 'not in the link'}  \n**Nominal expiry** · {iso_z(e.nominal_expires_at) or '—'}  \n"
+        f"**Signed at** · {utc(e.signed_at, 'not in the link')}  \n**Nominal expiry** · {utc(e.nominal_expires_at)}  \n"
         f"**Real expiry** · {real}  \n**Bound by** · {e.bound_by}"
     )
     chart = inspection.timeline_chart(e)
@@ -73,7 +80,8 @@ def show(e: inspection.Explanation, url: str | None) -> None:
     if e.log_entry is None:
         st.caption(f"`{e.display_url}`")
     else:
-        with st.expander(f"Log entry {e.log_entry.id}: {e.log_entry.strategy}, issued by {e.log_entry.issuer}"):
+        ticket = f", ticket {e.log_entry.ticket}" if e.log_entry.ticket else ""
+        with st.expander(f"Log entry {e.log_entry.id}: {e.log_entry.strategy}, issued by {e.log_entry.issuer} at {utc(e.log_entry.issued_at)}{ticket}"):
             st.dataframe([{"Field": k, "Value": "" if v is None else str(v)} for k, v in inspection.to_json(e)["log_entry"].items()], hide_index=True, width="stretch")
     if url is not None:
         if st.button("Probe it now", icon=":material/network_check:", key="inspect.probe", help="One ranged GET (the first byte) to the link, without credentials or cookies; redirects are not followed. Probing a stable link counts as a click."):
@@ -113,19 +121,20 @@ if not inspection.is_ticket_reference(text):
     st.stop()
 if not found:
     fail(f"No link in the log has the ticket reference {text.strip()[:64]!r}: check it, or paste the link itself.")
-st.caption(f"{len(found)} link(s) under {text.strip()}, newest first. Select one to see it in full.")
+under = f"under {text.strip()}" if found[0].log_entry and found[0].log_entry.ticket == text.strip() else "for that token"  # never echo a token
+st.caption(f"{len(found)} link(s) {under}, newest first. Select one to see it in full.")
 table = st.dataframe(
-    [
-        {"Log id": e.log_entry.id if e.log_entry else None, "Issued": e.log_entry.issued_at if e.log_entry else None, "Strategy": e.log_entry.strategy if e.log_entry else "",
-         "Object": f"s3://{e.bucket}/{e.key}", "State": str(e.state), "Real expiry": e.effective_expires_at, "Nominal expiry": e.nominal_expires_at, "Why": e.reason}
-        for e in found
-    ],
+    inspection.ticket_rows(found),
     hide_index=True,
     width="stretch",
     on_select="rerun",
     selection_mode="single-row",
     key="inspect.table",
-    column_config={name: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm z") for name in ("Issued", "Real expiry", "Nominal expiry")},
+    column_config={
+        **{name: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm z") for name in ("Issued", "Real expiry", "Nominal expiry")},
+        "At a glance": st.column_config.TextColumn(width="large"),
+    },
+    column_order=["Log id", "State", "At a glance", "Strategy", "Object", "Issued", "Issuer", "Real expiry", "Nominal expiry"],
 )
 rows = table.selection.rows or ([0] if len(found) == 1 else [])
 if rows:

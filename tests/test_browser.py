@@ -181,3 +181,25 @@ def test_pick_two_objects_issue_with_iam_user_and_download_the_first_link(desk_s
     key = folder + "2026-10 invoice.pdf"
     with urllib.request.urlopen(url, timeout=10) as download:
         assert download.read() == demo.body_of(key)
+
+
+def test_paste_a_cut_short_link_from_the_history_into_inspect_and_see_why(desk_server, page: Page):  # noqa: F811
+    from dashboard import demo_history
+    from dashboard.config import Settings
+    from dashboard.desk import open_desk
+
+    # The desk seeded its history when it started; make one of its cut-short links again, as a customer would paste it.
+    desk = open_desk(Settings.load({"SHAREDESK_DEMO": "1", "SHAREDESK_STATE_DIR": str(desk_server.state_dir)}, {}))
+    sample = demo_history.cut_short_sample(desk)
+    assert sample is not None
+    entry, url = sample
+
+    page.goto(f"{desk_server.url}/inspect")
+    expect(page.get_by_role("heading", name="Inspect")).to_be_visible(timeout=FIRST_RENDER)
+    box = page.get_by_role("textbox", name="Link or ticket reference")
+    box.fill(url)
+    box.press("Enter")
+    expect(page.get_by_text("Signed with the task role's temporary credentials").first).to_be_visible(timeout=RERUN)
+    expect(page.get_by_text(re.compile(r"cut-short at"))).to_be_visible()
+    expect(page.get_by_text(f"Log entry {entry.id}")).to_be_visible()
+    snap(page, "08-inspect-cut-short")

@@ -231,13 +231,21 @@ def ensure_seeded(endpoint: str) -> None:
     """Seed again if moto's backends were reset (tests mixing `mock_aws` and the demo do that)."""
     from moto.s3.models import s3_backends
 
+    from dashboard import demo_listing
+
     if SUPPORT_BUCKET not in s3_backends[ACCOUNT_ID]["aws"].buckets:
         seed(endpoint)
+    demo_listing.install(s3_backends[ACCOUNT_ID]["aws"])
 
 
 def seed(endpoint: str) -> None:
     """Seed S3 in-process, and IAM/STS over the API (a handful of calls)."""
     seed_objects(demo_objects())
+    from moto.s3.models import s3_backends
+
+    from dashboard import demo_listing
+
+    demo_listing.install(s3_backends[ACCOUNT_ID]["aws"])  # S3-like listing cost: O(log n + page)
     iam = boto3.client(
         "iam", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="demo", aws_secret_access_key="demo"
     )

@@ -14,12 +14,12 @@ functions, so a PostgreSQL backend can run the same statements.
 
 from __future__ import annotations
 
-import heapq
+import queue
 import random
 import sqlite3
-import statistics
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -71,9 +71,6 @@ _STATE = (
     f"WHEN :now < {_NOM} THEN 'cut-short' "
     "ELSE 'expired' END"
 )
-# U+10FFFF sorts after every other character in UTF-8 byte order (SQLite's
-# BINARY collation), so [prefix, prefix + U+10FFFF) is the index range of a prefix.
-_PREFIX_END = "\U0010ffff"
 
 
 @dataclass(frozen=True)
@@ -196,28 +193,39 @@ class AuditRow:
 # --- the WHERE clause ----------------------------------------------------------
 
 
-def _where(f: AuditFilter, *, extra: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
-    """The filter as a WHERE clause and its named parameters (always with :now)."""
+def _where(f: AuditFilter, *, by_time: bool = False, extra: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
+    """The filter as a WHERE clause and its named parameters (always with :now).
+
+    Which index a query walks is chosen here, not left to SQLite: without
+    statistics it takes any equality on an indexed column for a narrow one
+    (``bucket = ?`` matches a third of the log) and would then look up and
+    sort a million rows. So every term is written ``+column``, which keeps it
+    plain SQL but out of index selection, and is checked inside whichever
+    covering index the query's ORDER BY or GROUP BY walks (they all carry
+    every filtered column). Two exceptions: ``by_time`` lets the time window
+    pick a range (per-day counts, most recent rows), and a ticket, which does
+    name a handful of links, always may.
+    """
+    plus = "" if by_time else "+"
     clauses: list[str] = []
     params: dict[str, Any] = {"now": to_epoch(f.now)}
     if f.since is not None:
-        clauses.append("issued_at >= :since")
+        clauses.append(f"{plus}issued_at >= :since")
         params["since"] = to_epoch(f.since)
     if f.until is not None:
-        clauses.append("issued_at < :until")
+        clauses.append(f"{plus}issued_at < :until")
         params["until"] = to_epoch(f.until)
     for column, values in (("strategy", f.strategies), ("issuer", f.issuers)):
         if values:
             names = [f"{column}{i}" for i in range(len(values))]
-            clauses.append(f"{column} IN ({', '.join(':' + n for n in names)})")
+            clauses.append(f"+{column} IN ({', '.join(':' + n for n in names)})")
             params.update(zip(names, values))
     if f.bucket is not None:
-        clauses.append("bucket = :bucket")
+        clauses.append("+bucket = :bucket")
         params["bucket"] = f.bucket
     if f.prefix:
-        # The range lets an index find the prefix; substr keeps it exact.
-        clauses.append("key >= :prefix AND key < :prefix_end AND substr(key, 1, :prefix_len) = :prefix")
-        params.update(prefix=f.prefix, prefix_end=f.prefix + _PREFIX_END, prefix_len=len(f.prefix))
+        clauses.append("substr(key, 1, :prefix_len) = :prefix")
+        params.update(prefix=f.prefix, prefix_len=len(f.prefix))
     if f.ticket is not None:
         clauses.append("ticket = :ticket")
         params["ticket"] = f.ticket
@@ -238,124 +246,130 @@ def _query(log: IssuanceLog, sql: str, params: dict[str, Any] | Sequence[Any] = 
 
 # --- aggregates ------------------------------------------------------------------
 
-
-def _median(values: Sequence[float]) -> float | None:
-    return statistics.median(values) / 3600 if values else None
+_LOST = f"({_NOM} - {_EFF})"  # the exact expression of the lost-time indexes (migration 3)
 
 
-def _counts(log: IssuanceLog, f: AuditFilter) -> list[tuple[str, str, int, int]]:
+def _group_counts(log: IssuanceLog, f: AuditFilter) -> list[tuple[str, str, int, int]]:
+    """(strategy, issuer, links, cut short): one pass over the (strategy, issuer, ...) covering index."""
     where, params = _where(f)
-    return _query(
-        log,
-        f"SELECT strategy, issuer, COUNT(*), SUM({_CUT}) FROM links{where} GROUP BY strategy, issuer",
-        params,
-    )
+    return [
+        (strategy, issuer, int(n), int(cut))
+        for strategy, issuer, n, cut in _query(
+            log, f"SELECT strategy, issuer, COUNT(*), SUM({_CUT}) FROM links{where} GROUP BY strategy, issuer", params
+        )
+    ]
 
 
-def _lost(log: IssuanceLog, f: AuditFilter, column: str | None = None) -> list[tuple[Any, ...]]:
-    """The seconds lost by each cut-short link (with ``column`` when grouping)."""
-    where, params = _where(f, extra=[f"{_EFF} < {_NOM}"])
-    select = f"{_NOM} - {_EFF}" if column is None else f"{column}, {_NOM} - {_EFF}"
-    return _query(log, f"SELECT {select} FROM links{where}", params)
+def _median_hours(log: IssuanceLog, f: AuditFilter, cut: int, column: str | None = None, value: str = "") -> float | None:
+    """The median hours lost by the ``cut`` cut-short links the filter (and ``column = value``) matches.
+
+    No value crosses into Python but the middle one or two: SQLite walks the
+    partial index of cut-short links in order of time lost and stops half way
+    (ORDER BY ... LIMIT 2 OFFSET), which PostgreSQL runs unchanged. ``cut``
+    must be the count of those links, from the same filter.
+    """
+    if cut <= 0:
+        return None
+    extra = [f"{_EFF} < {_NOM}"]  # the partial indexes' own condition, word for word
+    if column is not None:
+        # The group picks its (group, lost) index, unless a ticket narrows further.
+        extra.append(f"{'+' if f.ticket else ''}{column} = :group")
+    where, params = _where(f, extra=extra)
+    params.update(group=value, skip=(cut - 1) // 2)
+    middle = [r[0] for r in _query(log, f"SELECT {_LOST} FROM links{where} ORDER BY {_LOST} LIMIT 2 OFFSET :skip", params)]
+    if not middle:
+        return None
+    seconds = middle[0] if cut % 2 or len(middle) < 2 else (middle[0] + middle[1]) / 2
+    return seconds / 3600
 
 
-def summary(log: IssuanceLog, f: AuditFilter) -> Summary:
-    """Links issued, cut short, and the median hours the cut-short ones lost."""
-    where, params = _where(f)
-    issued, cut = _query(log, f"SELECT COUNT(*), COALESCE(SUM({_CUT}), 0) FROM links{where}", params)[0]
-    lost = [row[0] for row in _lost(log, f)]
-    return Summary(issued=int(issued), cut_short=int(cut), median_hours_lost=_median(lost))
+def _rolled(counts: Iterable[tuple[str, str, int, int]], by: int) -> dict[str, tuple[int, int]]:
+    totals: dict[str, tuple[int, int]] = {}
+    for row in counts:
+        n, cut = totals.get(row[by], (0, 0))
+        totals[row[by]] = (n + row[2], cut + row[3])
+    return totals
 
 
-def _split(log: IssuanceLog, f: AuditFilter, column: str) -> tuple[Split, ...]:
-    where, params = _where(f)
-    counts = _query(log, f"SELECT {column}, COUNT(*), SUM({_CUT}) FROM links{where} GROUP BY {column}", params)
-    lost: dict[str, list[float]] = {}
-    for name, seconds in _lost(log, f, column):
-        lost.setdefault(name, []).append(seconds)
-    return _splits({name: (int(n), int(c)) for name, n, c in counts}, lost)
-
-
-def _splits(counts: dict[str, tuple[int, int]], lost: dict[str, list[float]]) -> tuple[Split, ...]:
+def _splits(log: IssuanceLog, f: AuditFilter, counts: dict[str, tuple[int, int]], column: str) -> tuple[Split, ...]:
     found = [
-        Split(name=name, issued=n, cut_short=c, median_hours_lost=_median(lost.get(name, ())))
-        for name, (n, c) in counts.items()
+        Split(name=name, issued=n, cut_short=cut, median_hours_lost=_median_hours(log, f, cut, column, name))
+        for name, (n, cut) in counts.items()
     ]
     return tuple(sorted(found, key=lambda s: (-s.issued, s.name)))
 
 
+def _summary(log: IssuanceLog, f: AuditFilter, counts: list[tuple[str, str, int, int]]) -> Summary:
+    issued = sum(row[2] for row in counts)
+    cut = sum(row[3] for row in counts)
+    return Summary(issued=issued, cut_short=cut, median_hours_lost=_median_hours(log, f, cut))
+
+
+def summary(log: IssuanceLog, f: AuditFilter) -> Summary:
+    """Links issued, how many were cut short, and the median hours those lost."""
+    return _summary(log, f, _group_counts(log, f))
+
+
 def by_strategy(log: IssuanceLog, f: AuditFilter) -> tuple[Split, ...]:
     """The headline figures per strategy, most links first."""
-    return _split(log, f, "strategy")
+    return _splits(log, f, _rolled(_group_counts(log, f), 0), "strategy")
 
 
 def by_issuer(log: IssuanceLog, f: AuditFilter) -> tuple[Split, ...]:
     """The headline figures per issuer, most links first."""
-    return _split(log, f, "issuer")
+    return _splits(log, f, _rolled(_group_counts(log, f), 1), "issuer")
 
 
 def overview(log: IssuanceLog, f: AuditFilter) -> Overview:
-    """`summary`, `by_strategy` and `by_issuer` at once: two passes over the log instead of six."""
-    per_strategy: dict[str, list[int]] = {}
-    per_issuer: dict[str, list[int]] = {}
-    issued = cut = 0
-    for strategy, issuer, n, c in _counts(log, f):
-        issued, cut = issued + n, cut + c
-        for table, name in ((per_strategy, strategy), (per_issuer, issuer)):
-            pair = table.setdefault(name, [0, 0])
-            pair[0] += n
-            pair[1] += c
-    lost_all: list[float] = []
-    lost_strategy: dict[str, list[float]] = {}
-    lost_issuer: dict[str, list[float]] = {}
-    for strategy, issuer, seconds in _lost(log, f, "strategy, issuer"):
-        lost_all.append(seconds)
-        lost_strategy.setdefault(strategy, []).append(seconds)
-        lost_issuer.setdefault(issuer, []).append(seconds)
+    """`summary`, `by_strategy` and `by_issuer` from one counting pass (plus one short walk per median)."""
+    counts = _group_counts(log, f)
     return Overview(
-        summary=Summary(issued=issued, cut_short=cut, median_hours_lost=_median(lost_all)),
-        by_strategy=_splits({k: (v[0], v[1]) for k, v in per_strategy.items()}, lost_strategy),
-        by_issuer=_splits({k: (v[0], v[1]) for k, v in per_issuer.items()}, lost_issuer),
+        summary=_summary(log, f, counts),
+        by_strategy=_splits(log, f, _rolled(counts, 0), "strategy"),
+        by_issuer=_splits(log, f, _rolled(counts, 1), "issuer"),
     )
 
 
-def cut_short_per_day(log: IssuanceLog, f: AuditFilter, tz: tzinfo = UTC, *, max_days: int = 120) -> list[DayShare]:
-    """Links issued and cut short per calendar day in ``tz``, oldest first, days without links left out.
+def cut_short_per_day(log: IssuanceLog, f: AuditFilter, tz: tzinfo = UTC, *, max_days: int = 366) -> list[DayShare]:
+    """Links issued and cut short per calendar day in ``tz``, oldest first; days without links are left out.
 
-    One indexed range query per day: the day boundaries are local midnights
-    (daylight saving included) and no row is sorted, so a million rows cost
-    one pass over the time index. At most the last ``max_days`` days of the window.
+    One range query per day over the (issued_at, ...) covering index: the
+    boundaries are local midnights (daylight saving included), computed here
+    rather than with SQL date functions, and nothing is sorted. At most the
+    last ``max_days`` days of the window.
     """
-    end = f.until or f.now
+    end = f.now if f.until is None else min(f.until, f.now)  # no link is issued after now
     start = f.since
     if start is None:
-        where, params = _where(f)
+        where, params = _where(f, by_time=True)
         (first,) = _query(log, f"SELECT MIN(issued_at) FROM links{where}", params)[0]
         if first is None:
             return []
         start = datetime.fromtimestamp(first, tz=UTC)
     last_day = end.astimezone(tz).date()
     day = max(start.astimezone(tz).date(), last_day - timedelta(days=max_days - 1))
-    where, params = _where(f, extra=["issued_at >= :day_start", "issued_at < :day_end"])
-    sql = f"SELECT COUNT(*), COALESCE(SUM({_CUT}), 0) FROM links{where}"
     result: list[DayShare] = []
     try:
         with log._pool.connection() as conn:
             while day <= last_day:
                 following = day + timedelta(days=1)
-                params["day_start"] = _midnight(day, tz)
-                params["day_end"] = _midnight(following, tz)
-                n, c = conn.execute(sql, params).fetchone()
-                if n:
-                    result.append(DayShare(day=day, issued=int(n), cut_short=int(c)))
+                # One lower and one upper bound on issued_at, so SQLite ranges
+                # over exactly this day (it would keep only one of two lower bounds).
+                lo = max(_midnight(day, tz), start)
+                hi = min(_midnight(following, tz), f.until) if f.until is not None else _midnight(following, tz)
+                if lo < hi:
+                    where, params = _where(replace(f, since=lo, until=hi), by_time=True)
+                    n, cut = conn.execute(f"SELECT COUNT(*), COALESCE(SUM({_CUT}), 0) FROM links{where}", params).fetchone()
+                    if n:
+                        result.append(DayShare(day=day, issued=int(n), cut_short=int(cut)))
                 day = following
     except sqlite3.Error as exc:
         raise log._read_error(exc) from exc
     return result
 
 
-def _midnight(day: date, tz: tzinfo) -> float:
-    return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+def _midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
 
 
 # --- rows ------------------------------------------------------------------------
@@ -374,9 +388,20 @@ def rows(log: IssuanceLog, f: AuditFilter, limit: int = 1000) -> list[AuditRow]:
     """The ``limit`` most recently issued links the filter matches, newest first."""
     if limit < 0:
         raise ValueError(f"limit must be zero or more, not {limit}.")
-    where, params = _where(f)
+    where, params = _where(f, by_time=True)
     params["limit"] = limit
-    found = _query(log, f"SELECT {_ROW_COLUMNS} FROM links{where} ORDER BY issued_at DESC, id DESC LIMIT :limit", params)
+    # The inner query orders by issue time alone so that SQLite walks the
+    # covering (issued_at, ...) index backwards and reads a wide row only for
+    # the links it keeps (adding "id" would send it to the narrower index and
+    # a row lookup for every link it skips). Links issued in the very same
+    # instant at the limit's edge may therefore be either one.
+    found = _query(
+        log,
+        f"SELECT {_ROW_COLUMNS} FROM links WHERE id IN "
+        f"(SELECT id FROM links{where} ORDER BY issued_at DESC LIMIT :limit) "
+        "ORDER BY issued_at DESC, id DESC",
+        params,
+    )
     return [
         AuditRow(
             id=r[0],
@@ -495,8 +520,98 @@ def bulk_fill(
     """
     if n < 0:
         raise ValueError(f"n must be zero or more, not {n}.")
-    rng = random.Random(seed)
     end = to_epoch(now or datetime.now(UTC)) or 0.0
+    batches = _ahead(_fill_batches(seed, n, end, days, batch))
+    try:
+        with log._pool.connection() as conn:
+            (cache,) = conn.execute("PRAGMA cache_size").fetchone()
+            (synchronous,) = conn.execute("PRAGMA synchronous").fetchone()
+            # Synthetic rows need no fsync (a million of them would wait ~10 s
+            # for one), and a big page cache keeps the indexes in memory.
+            conn.execute("PRAGMA synchronous = OFF")
+            conn.execute("PRAGMA cache_size = -524288")
+            try:
+                (existing,) = conn.execute("SELECT COUNT(*) FROM links").fetchone()
+                if n >= _REBUILD_AT and n > existing:
+                    _fill_then_index(conn, batches)
+                else:
+                    for rows in batches:
+                        _in_transaction(conn, lambda: conn.executemany(_INSERT, rows))
+            finally:
+                conn.execute(f"PRAGMA cache_size = {int(cache)}")
+                conn.execute(f"PRAGMA synchronous = {int(synchronous)}")
+    except sqlite3.Error as exc:
+        from dashboard.store.log import LogWriteError
+
+        raise LogWriteError(f"The issuance log could not be filled ({exc}).") from exc
+    return n
+
+
+_REBUILD_AT = 100_000
+
+
+def _in_transaction(conn: sqlite3.Connection, work: Any) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        work()
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.execute("COMMIT")
+
+
+def _fill_then_index(conn: sqlite3.Connection, batches: Iterable[list[tuple[Any, ...]]]) -> None:
+    """Insert with the links indexes dropped, then build them again, all in one transaction.
+
+    Building an index from a million rows sorts once, which is several
+    times faster than inserting the rows into eleven indexes one by one
+    (the fingerprint index alone takes them in random order). Readers see
+    the old log, indexes and all, until the commit.
+    """
+
+    def work() -> None:
+        indexes = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'links' AND sql IS NOT NULL"
+        ).fetchall()
+        for name, _ in indexes:
+            conn.execute(f'DROP INDEX "{name}"')
+        for rows in batches:
+            conn.executemany(_INSERT, rows)
+        for _, sql in indexes:
+            conn.execute(sql)
+
+    _in_transaction(conn, work)
+
+
+def _ahead(batches: Iterator[list[tuple[Any, ...]]], depth: int = 2) -> Iterator[list[tuple[Any, ...]]]:
+    """Make the next batches on a thread while SQLite inserts the current one (it releases the GIL)."""
+    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    done = object()
+
+    def make() -> None:
+        try:
+            for rows in batches:
+                ready.put(rows)
+        except BaseException as exc:  # handed to the consumer, raised there
+            ready.put(exc)
+        ready.put(done)
+
+    threading.Thread(target=make, name="bulk-fill", daemon=True).start()
+    while (item := ready.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def _fill_batches(seed: int, n: int, end: float, days: int, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of `bulk_fill`, ``batch`` at a time, in issue order.
+
+    Each kind of draw has its own random stream, so the rows depend on the
+    seed alone and not on how they are cut into batches.
+    """
+    rng, when, what, who, short, long = (
+        random.Random(f"{seed}:{part}") for part in ("row", "time", "strategy", "issuer", "short", "long")
+    )
     start = end - days * _DAY
     span = end - start - 60  # the newest link is at least a minute old
     names = [s for s, _ in _FILL_STRATEGIES]
@@ -508,18 +623,17 @@ def bulk_fill(
     done = 0
     while done < n:
         size = min(batch, n - done)
-        lo = start + span * done / n
-        width = span * size / n
-        times = sorted(lo + rng.random() * width for _ in range(size))
-        chosen = rng.choices(names, weights, k=size)
-        people = rng.choices(_FILL_ISSUERS, issuer_weights, k=size)
-        short = rng.choices([t for t, _ in _S3_LIFETIMES], [w for _, w in _S3_LIFETIMES], k=size)
-        long = rng.choices([t for t, _ in _LONG_LIFETIMES], [w for _, w in _LONG_LIFETIMES], k=size)
+        # One link per slot of span / n, somewhere inside it: already in order.
+        times = [start + span * (i + when.random()) / n for i in range(done, done + size)]
+        chosen = what.choices(names, weights, k=size)
+        people = who.choices(_FILL_ISSUERS, issuer_weights, k=size)
+        lifetimes = short.choices([t for t, _ in _S3_LIFETIMES], [w for _, w in _S3_LIFETIMES], k=size)
+        longer = long.choices([t for t, _ in _LONG_LIFETIMES], [w for _, w in _LONG_LIFETIMES], k=size)
         rows = []
         for i in range(size):
             number = done + i
             issued, strategy, issuer = times[i], chosen[i], people[i]
-            lifetime = long[i] if strategy in ("cloudfront", "stable") else short[i]
+            lifetime = longer[i] if strategy in ("cloudfront", "stable") else lifetimes[i]
             nominal = issued + lifetime
             effective: float | None = nominal
             bound = "nominal"
@@ -529,7 +643,6 @@ def bulk_fill(
             asked = spans[lifetime // 60]
             bucket = _FILL_BUCKETS[number % 7 % 3]
             key = f"customers/{_CUSTOMERS[rng.getrandbits(3)]}/{_FOLDERS[number % 5]}/{number % 997:03d}/file-{number}.csv"
-            s3_url = f"https://{bucket}.s3.amazonaws.com/{key}?X-Amz-Expires={lifetime}&X-Amz-Signature=…"
             if strategy == "ambient" or strategy == "role-session":
                 ambient = strategy == "ambient"
                 period = _TASK_ROTATION if ambient else _ROLE_SESSION
@@ -553,11 +666,11 @@ def bulk_fill(
                         reason = f"Signed with {label}, which {verb} at {moments[credential_end]}, {lost} before the {asked} asked."
                     else:
                         reason = f"Runs its full {asked}: {label}, which {'expire' if ambient else 'expires'} at {moments[credential_end]}, {'outlive' if ambient else 'outlives'} it."
-                display = s3_url
+                display = f"https://{bucket}.s3.amazonaws.com/{key}?X-Amz-Credential={key_id}&X-Amz-Expires={lifetime}&X-Amz-Signature=…"
             elif strategy == "iam-user":
                 source, key_id, kind = "explicit", "AKIASHAREDESKBENCH01", "long-term"
                 reason = f"Runs its full {asked}: the signer user's long-term access key does not expire."
-                display = s3_url
+                display = f"https://{bucket}.s3.amazonaws.com/{key}?X-Amz-Credential={key_id}&X-Amz-Expires={lifetime}&X-Amz-Signature=…"
             elif strategy == "cloudfront":
                 source, key_id, kind = "cloudfront-key-pair", "K2SHAREDESKBENCH", "long-term"
                 reason = f"Runs its full {asked}: the CloudFront key pair does not expire."
@@ -578,22 +691,6 @@ def bulk_fill(
                     credential_end, f"{rng.getrandbits(256):064x}", display, revoked_at, revoked_by,
                 )
             )
-        _insert_rows(log, rows)
+        yield rows
         done += size
-    return done
 
-
-def _insert_rows(log: IssuanceLog, rows: list[tuple[Any, ...]]) -> None:
-    try:
-        with log._pool.connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(_INSERT, rows)
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        from dashboard.store.log import LogWriteError
-
-        raise LogWriteError(f"The issuance log could not be filled ({exc}).") from exc

@@ -1,0 +1,313 @@
+"""The Expiry timeline's service: filter choices in; figures, rows, frames and CSV out.
+
+The page reads its widgets, turns them into one `AuditFilter` here, and gets
+back one `Timeline` with everything it renders. The counting happens in SQL
+(dashboard/store/audit.py); this module only picks the time window, names
+the states the way people say them and shapes DataFrames with typed columns.
+No Streamlit, so the command line and tests call it the same way.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+
+from dashboard.expiry import State, iso_z
+from dashboard.store.audit import (
+    AUDIT_STATES,
+    AuditFilter,
+    AuditRow,
+    DayShare,
+    Split,
+    Summary,
+    buckets,
+    cut_short_per_day,
+    issuers,
+    overview,
+    rows,
+    strategies,
+)
+
+if TYPE_CHECKING:
+    from dashboard.store import IssuanceLog
+
+__all__ = [
+    "CHART_SIZES",
+    "CUSTOM",
+    "DEFAULT_CHART_SIZE",
+    "DEFAULT_WINDOW",
+    "EXPORT_LIMIT",
+    "STATE_LABELS",
+    "WINDOWS",
+    "AuditFilter",
+    "Options",
+    "Timeline",
+    "build_filter",
+    "export_csv",
+    "hours",
+    "options",
+    "per_day_frame",
+    "percent",
+    "rows_frame",
+    "splits_frame",
+    "timeline",
+    "viewer_zone",
+]
+
+#: The time windows offered, newest first, as (label, length); None is "all time".
+WINDOWS: dict[str, timedelta | None] = {
+    "24 h": timedelta(days=1),
+    "7 days": timedelta(days=7),
+    "30 days": timedelta(days=30),
+    "90 days": timedelta(days=90),
+    "All time": None,
+}
+CUSTOM = "Dates…"
+DEFAULT_WINDOW = "30 days"
+#: How many of the most recent links the chart and the table may show. Each
+#: link draws two bars and maybe a mark, so 1,000 links stay near 3,000 marks.
+CHART_SIZES = (100, 300, 1000)
+DEFAULT_CHART_SIZE = 300
+#: The CSV holds at most this many links (the most recent), made on click.
+EXPORT_LIMIT = 100_000
+#: States as people say them, in the order the page offers them.
+STATE_LABELS: dict[State, str] = {
+    State.LIVE: "live",
+    State.CUT_SHORT: "cut short",
+    State.EXPIRED: "expired",
+    State.REVOKED: "revoked",
+}
+assert tuple(STATE_LABELS) == AUDIT_STATES
+
+
+def viewer_zone(name: str | None) -> tzinfo:
+    """The viewer's time zone from the browser's IANA name; UTC when unknown."""
+    if not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _now() -> datetime:
+    # Rounded down to the minute, so reruns within a minute share cached results.
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def build_filter(
+    *,
+    window: str = DEFAULT_WINDOW,
+    dates: tuple[date, ...] = (),
+    tz: tzinfo = UTC,
+    strategies: tuple[str, ...] | list[str] = (),
+    issuers: tuple[str, ...] | list[str] = (),
+    bucket: str | None = None,
+    prefix: str = "",
+    ticket: str = "",
+    state: str | None = None,
+    now: datetime | None = None,
+) -> AuditFilter:
+    """The filter the widgets describe.
+
+    ``window`` is a key of `WINDOWS` or `CUSTOM`; a custom window runs from
+    the first of ``dates`` to the end of the last, as days in ``tz``. ``state``
+    is a `STATE_LABELS` value (or the state's own value).
+    """
+    now = now or _now()
+    since: datetime | None
+    until: datetime | None = None
+    if window == CUSTOM and dates:
+        first, last = min(dates), max(dates)
+        since = datetime.combine(first, time(), tzinfo=tz)
+        until = datetime.combine(last + timedelta(days=1), time(), tzinfo=tz)
+    else:
+        length = WINDOWS.get(window, WINDOWS[DEFAULT_WINDOW])
+        since = None if length is None else now - length
+    named = {label: s for s, label in STATE_LABELS.items()}
+    return AuditFilter(
+        now=now,
+        since=since,
+        until=until,
+        strategies=tuple(strategies),
+        issuers=tuple(issuers),
+        bucket=bucket or None,
+        prefix=prefix.strip(),
+        ticket=ticket,
+        state=(named.get(state) or State(state)) if state else None,
+    )
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the filter widgets offer: every value the log holds."""
+
+    strategies: tuple[str, ...]
+    issuers: tuple[str, ...]
+    buckets: tuple[str, ...]
+
+
+def options(log: IssuanceLog) -> Options:
+    return Options(tuple(strategies(log)), tuple(issuers(log)), tuple(buckets(log)))
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Everything the Expiry timeline shows for one filter.
+
+    The figures cover every matching link; ``rows`` holds only the most
+    recent ones (as many as asked), for the chart and the table.
+    """
+
+    filter: AuditFilter
+    summary: Summary
+    by_strategy: tuple[Split, ...]
+    by_issuer: tuple[Split, ...]
+    per_day: tuple[DayShare, ...]
+    rows: tuple[AuditRow, ...]
+
+    @property
+    def partial(self) -> bool:
+        """True when the chart and table show fewer links than the figures count."""
+        return len(self.rows) < self.summary.issued
+
+
+def timeline(log: IssuanceLog, f: AuditFilter, tz: tzinfo = UTC, limit: int = DEFAULT_CHART_SIZE) -> Timeline:
+    figures = overview(log, f)
+    return Timeline(
+        filter=f,
+        summary=figures.summary,
+        by_strategy=figures.by_strategy,
+        by_issuer=figures.by_issuer,
+        per_day=tuple(cut_short_per_day(log, f, tz)),
+        rows=tuple(rows(log, f, limit)),
+    )
+
+
+# --- words and frames ------------------------------------------------------------
+
+
+def percent(share: float | None) -> str:
+    return "—" if share is None else f"{share:.0%}" if share == 0 or share >= 0.01 else "<1%"
+
+
+def hours(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f} h"
+
+
+def splits_frame(splits: tuple[Split, ...], name: str) -> pd.DataFrame:
+    """One row per strategy or issuer: links, cut short, share (0–1), median hours lost."""
+    return pd.DataFrame(
+        {
+            name: [s.name for s in splits],
+            "Links": [s.issued for s in splits],
+            "Cut short": [s.cut_short for s in splits],
+            "Share cut short": [s.share or 0.0 for s in splits],
+            "Median hours lost": [s.median_hours_lost for s in splits],
+        },
+        columns=[name, "Links", "Cut short", "Share cut short", "Median hours lost"],
+    )
+
+
+def per_day_frame(days: tuple[DayShare, ...]) -> pd.DataFrame:
+    """One row per day with links: the day (ISO date in the viewer's zone), counts and share."""
+    return pd.DataFrame(
+        {
+            "day": [d.day.isoformat() for d in days],
+            "issued": [d.issued for d in days],
+            "cut_short": [d.cut_short for d in days],
+            "share": [d.share or 0.0 for d in days],
+        },
+        columns=["day", "issued", "cut_short", "share"],
+    )
+
+
+def _life_left(row: AuditRow, now: datetime) -> float:
+    """The share of its real life a link still has at ``now`` (0 once it stopped working)."""
+    end = row.ends_at
+    total = (end - row.issued_at).total_seconds()
+    if total <= 0 or now >= end:
+        return 0.0
+    return min(1.0, max(0.0, (end - now).total_seconds() / total))
+
+
+_ROW_COLUMNS = [
+    "Issued",
+    "Object",
+    "Strategy",
+    "Issuer",
+    "Ticket",
+    "State",
+    "Nominal expiry",
+    "Real expiry",
+    "Hours lost",
+    "Life left",
+    "Why",
+    "Log id",
+    "ends",
+    "cut_short",
+]
+
+
+def rows_frame(found: tuple[AuditRow, ...] | list[AuditRow], now: datetime, tz: tzinfo = UTC) -> pd.DataFrame:
+    """The chart's and the table's rows, newest first, times in the viewer's zone.
+
+    "Real expiry" is empty when it cannot be known; ``ends`` is when the
+    link stops working for the chart's solid bar (revocation, real expiry,
+    or the nominal one when the real one is unknown).
+    """
+    frame = pd.DataFrame(
+        {
+            "Issued": [r.issued_at for r in found],
+            "Object": [f"s3://{r.bucket}/{r.key}" for r in found],
+            "Strategy": [r.strategy for r in found],
+            "Issuer": [r.issuer for r in found],
+            "Ticket": [r.ticket or "" for r in found],
+            "State": [STATE_LABELS.get(r.state, str(r.state)) for r in found],
+            "Nominal expiry": [r.nominal_expires_at for r in found],
+            "Real expiry": [r.effective_expires_at for r in found],
+            "Hours lost": [round(r.hours_lost, 2) for r in found],
+            "Life left": [_life_left(r, now) for r in found],
+            "Why": [r.reason for r in found],
+            "Log id": [r.id for r in found],
+            "ends": [r.ends_at for r in found],
+            "cut_short": [r.cut_short for r in found],
+        },
+        columns=_ROW_COLUMNS,
+    )
+    for column in ("Issued", "Nominal expiry", "Real expiry", "ends"):
+        frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(tz)
+    return frame
+
+
+def export_csv(log: IssuanceLog, f: AuditFilter, limit: int = EXPORT_LIMIT) -> str:
+    """The filter's links as CSV, most recent first (at most ``limit``), times ISO 8601 UTC."""
+    out = io.StringIO()
+    pd.DataFrame(
+        [
+            {
+                "log_id": r.id,
+                "issued_at": iso_z(r.issued_at),
+                "issuer": r.issuer,
+                "strategy": r.strategy,
+                "bucket": r.bucket,
+                "key": r.key,
+                "ticket": r.ticket or "",
+                "state": str(r.state),
+                "nominal_expires_at": iso_z(r.nominal_expires_at),
+                "effective_expires_at": iso_z(r.effective_expires_at) or "",
+                "revoked_at": iso_z(r.revoked_at) or "",
+                "cut_short": r.cut_short,
+                "hours_lost": round(r.hours_lost, 3),
+                "bound_by": r.bound_by,
+                "reason": r.reason,
+            }
+            for r in rows(log, f, limit)
+        ]
+    ).to_csv(out, index=False)
+    return out.getvalue()

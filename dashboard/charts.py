@@ -1,0 +1,113 @@
+"""Altair chart builders: a DataFrame in, a chart out, no Streamlit and no queries.
+
+Times arrive timezone-aware and are sent to Vega-Lite as ISO strings with
+their offset, so the browser draws them in the viewer's own time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import altair as alt
+import pandas as pd
+
+__all__ = ["STRATEGY_COLORS", "cut_short_per_day_chart", "strategy_scale", "timeline_chart"]
+
+#: One colour per strategy on every chart: warm for the ones whose links can
+#: die early (credentials), cool for the ones that run their course.
+STRATEGY_COLORS: dict[str, str] = {
+    "ambient": "#e45756",
+    "role-session": "#f58518",
+    "iam-user": "#4c78a8",
+    "stable": "#54a24b",
+    "cloudfront": "#b279a2",
+}
+_OTHER_COLORS = ("#72b7b2", "#eeca3b", "#9d755d", "#bab0ac")
+_CUT_MARK = "#1f1f1f"
+_TIME_FORMAT = "%Y-%m-%d %H:%M"
+#: Bars that run on further than this past "now" are clipped at the chart's edge,
+#: so a year-long CloudFront link does not squash every other bar to a sliver.
+HORIZON = timedelta(days=14)
+
+
+def strategy_scale(names: list[str] | tuple[str, ...] = ()) -> alt.Scale:
+    """The colour scale of the known strategies plus any others present, in a fixed order."""
+    domain = list(STRATEGY_COLORS) + sorted(set(names) - set(STRATEGY_COLORS))
+    extra = [_OTHER_COLORS[i % len(_OTHER_COLORS)] for i in range(len(domain) - len(STRATEGY_COLORS))]
+    return alt.Scale(domain=domain, range=list(STRATEGY_COLORS.values()) + extra)
+
+
+def _height(rows: int) -> int:
+    return max(160, min(900, rows * 14))
+
+
+def timeline_chart(frame: pd.DataFrame, now: datetime) -> alt.LayerChart:
+    """One row per link, newest at the top, from `dashboard.audit.rows_frame`.
+
+    A light bar runs from issue to nominal expiry, a solid bar from issue to
+    when the link really stops working; cut-short links get a dark tick where
+    they were cut; a dashed rule marks now.
+    """
+    data = frame.assign(row=range(len(frame)))
+    now_ts = pd.Timestamp(now)
+    start = data["Issued"].min() if len(data) else now_ts - timedelta(days=1)
+    latest = data["Nominal expiry"].max() if len(data) else now_ts
+    end = min(max(latest, now_ts), now_ts + HORIZON)
+    x_scale = alt.Scale(domain=[start.isoformat(), (end + (end - start) * 0.02).isoformat()])
+    y = alt.Y("row:O", axis=None, title=None)
+    color = alt.Color("Strategy:N", scale=strategy_scale(tuple(data["Strategy"].unique())), legend=alt.Legend(orient="top", title=None))
+    tooltip = [
+        alt.Tooltip("Object:N"),
+        alt.Tooltip("Strategy:N"),
+        alt.Tooltip("Issuer:N"),
+        alt.Tooltip("Ticket:N"),
+        alt.Tooltip("State:N"),
+        alt.Tooltip("Issued:T", format=_TIME_FORMAT),
+        alt.Tooltip("Nominal expiry:T", format=_TIME_FORMAT),
+        alt.Tooltip("ends:T", title="Stops working", format=_TIME_FORMAT),
+        alt.Tooltip("Hours lost:Q", format=".1f"),
+        alt.Tooltip("Why:N"),
+    ]
+    base = alt.Chart(data).encode(y=y, color=color, tooltip=tooltip)
+    nominal = base.mark_bar(opacity=0.28, clip=True).encode(
+        x=alt.X("Issued:T", scale=x_scale, title=None, axis=alt.Axis(format="%d %b", labelOverlap=True, orient="top")),
+        x2="Nominal expiry:T",
+    )
+    real = base.mark_bar(clip=True).encode(x=alt.X("Issued:T", scale=x_scale), x2="ends:T")
+    cut = (
+        alt.Chart(data)
+        .transform_filter(alt.datum.cut_short)
+        .mark_tick(color=_CUT_MARK, thickness=2, clip=True)
+        .encode(x=alt.X("ends:T", scale=x_scale), y=y, tooltip=tooltip)
+    )
+    rule_data = pd.DataFrame({"now": [now_ts.isoformat()], "label": ["now"]})
+    rule = alt.Chart(rule_data).mark_rule(color="#555", strokeDash=[4, 3]).encode(x=alt.X("now:T", scale=x_scale))
+    label = (
+        alt.Chart(rule_data)
+        .mark_text(align="left", dx=4, dy=-4, baseline="bottom", color="#555", fontSize=11)
+        .encode(x=alt.X("now:T", scale=x_scale), y=alt.value(0), text="label:N")
+    )
+    return alt.layer(nominal, real, cut, rule, label).properties(height=_height(len(data)))
+
+
+def cut_short_per_day_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Share of links cut short per day, from `dashboard.audit.per_day_frame`.
+
+    Days are calendar days in the viewer's zone already, so they are drawn
+    as UTC dates: a browser west of Greenwich must not shift them a day back.
+    """
+    return (
+        alt.Chart(frame)
+        .mark_bar(color=STRATEGY_COLORS["ambient"], opacity=0.85)
+        .encode(
+            x=alt.X("day:T", timeUnit="utcyearmonthdate", title=None, axis=alt.Axis(format="%d %b", labelOverlap=True)),
+            y=alt.Y("share:Q", title="Cut short", axis=alt.Axis(format="%", tickCount=3), scale=alt.Scale(domain=[0, 1])),
+            tooltip=[
+                alt.Tooltip("day:T", timeUnit="utcyearmonthdate", title="Day", format="%a %d %b %Y"),
+                alt.Tooltip("issued:Q", title="Links issued", format=","),
+                alt.Tooltip("cut_short:Q", title="Cut short", format=","),
+                alt.Tooltip("share:Q", title="Share cut short", format=".0%"),
+            ],
+        )
+        .properties(height=150)
+    )

@@ -193,9 +193,7 @@ def routes(desk: Callable[[], Desk]) -> list[BaseRoute]:
             return RedirectResponse(outcome.location, status_code=302, headers=NO_STORE)
         return _page(outcome)
 
-    routes_: list[BaseRoute] = [Route("/s/{token:path}", stable_link, methods=["GET", "HEAD"])]
-    routes_[0].resolver = resolver  # type: ignore[attr-defined]  # lets the CLI and tests reach it
-    return routes_
+    return [Route("/s/{token:path}", stable_link, methods=["GET", "HEAD"])]
 
 
 def standalone_app(desk: Callable[[], Desk]) -> Starlette:

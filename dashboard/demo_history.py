@@ -9,19 +9,24 @@ sessions at 12 h, signer-user and CloudFront links run their course.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
+import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from unittest import mock
 from urllib.parse import urlsplit
 
 from dashboard import demo
 from dashboard.aws import CredentialSnapshot, client_config
+from dashboard.expiry import as_utc
 from dashboard.desk import Desk
 from dashboard.issuing import log_row
 from dashboard.store import LogEntry
 from dashboard.strategies import ShareRequest, Signed
 from dashboard.strategies.role_session import LABEL as ROLE_LABEL
-from dashboard.strategies.s3links import presign_get, s3_caps, signed_s3_link, signing_clock
+from dashboard.strategies.s3links import presign_get, s3_caps, signed_s3_link
 
 DAYS = 28
 COUNT = 320
@@ -30,6 +35,21 @@ ROLE_SESSION = timedelta(hours=12)
 ISSUERS = ("alice", "bob", "chen", "dana")
 STRATEGIES = (("ambient", 45), ("role-session", 20), ("iam-user", 20), ("cloudfront", 15))
 LIFETIMES = ((timedelta(hours=1), 15), (timedelta(hours=12), 20), (timedelta(days=1), 25), (timedelta(days=3), 15), (timedelta(days=7), 25))
+
+
+_CLOCK_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def signing_clock(at: datetime) -> Iterator[None]:
+    """Sign as if it were `at`: only the demo's history of past links does this.
+
+    botocore reads the signing time from `botocore.auth.get_current_datetime`
+    (PLATFORM.md); patching it is the documented way to reproduce a signature.
+    """
+    naive = as_utc(at).replace(tzinfo=None)
+    with _CLOCK_LOCK, mock.patch("botocore.auth.get_current_datetime", return_value=naive):
+        yield
 
 
 def _fake_session(kind: str, index: int, expires_at: datetime, method: str) -> CredentialSnapshot:

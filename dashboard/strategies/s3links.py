@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
 import unicodedata
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from unittest import mock
 from urllib.parse import quote
 
 from dashboard.config import Settings
-from dashboard.expiry import Caps, CredentialFacts, LifetimeError, as_utc, validate_sigv4_expires
+from dashboard.expiry import Caps, CredentialFacts, LifetimeError, validate_sigv4_expires
 from dashboard.store import fingerprint
 from dashboard.strategies.base import ShareRequest, Signed, expiry_for
 from dashboard.urlparse import strip_secrets
@@ -75,18 +71,3 @@ def signed_s3_link(strategy: str, request: ShareRequest, url: str, credentials: 
     expiry = expiry_for(strategy, request, signed_at, credentials, caps)
     signature = url.rpartition("X-Amz-Signature=")[2].partition("&")[0]
     return Signed(url=url, expiry=expiry, credentials=credentials, fingerprint=fingerprint(signature), display_url=strip_secrets(url))
-
-
-_CLOCK_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def signing_clock(at: datetime) -> Iterator[None]:
-    """Sign as if it were `at`: used only to seed the demo's history of past links.
-
-    botocore reads the signing time from `botocore.auth.get_current_datetime`
-    (PLATFORM.md); patching it is the documented way to reproduce a signature.
-    """
-    naive = as_utc(at).replace(tzinfo=None)
-    with _CLOCK_LOCK, mock.patch("botocore.auth.get_current_datetime", return_value=naive):
-        yield

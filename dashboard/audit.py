@@ -13,6 +13,7 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -26,9 +27,8 @@ from dashboard.store.audit import (
     Split,
     Summary,
     buckets,
-    cut_short_per_day,
+    figures,
     issuers,
-    overview,
     rows,
     strategies,
 )
@@ -48,8 +48,10 @@ __all__ = [
     "Options",
     "Timeline",
     "build_filter",
+    "default_dates",
     "export_csv",
     "hours",
+    "inspect_link",
     "options",
     "per_day_frame",
     "percent",
@@ -61,13 +63,13 @@ __all__ = [
 
 #: The time windows offered, newest first, as (label, length); None is "all time".
 WINDOWS: dict[str, timedelta | None] = {
-    "24 h": timedelta(days=1),
+    "Last 24 h": timedelta(days=1),
     "7 days": timedelta(days=7),
     "30 days": timedelta(days=30),
     "90 days": timedelta(days=90),
     "All time": None,
 }
-CUSTOM = "Dates…"
+CUSTOM = "Pick dates"
 DEFAULT_WINDOW = "30 days"
 #: How many of the most recent links the chart and the table may show. Each
 #: link draws two bars and maybe a mark, so 1,000 links stay near 3,000 marks.
@@ -143,6 +145,12 @@ def build_filter(
     )
 
 
+def default_dates(tz: tzinfo = UTC, now: datetime | None = None) -> tuple[date, date]:
+    """The custom window's starting choice: the last 30 days, today included, in ``tz``."""
+    today = (now or _now()).astimezone(tz).date()
+    return today - timedelta(days=29), today
+
+
 @dataclass(frozen=True)
 class Options:
     """What the filter widgets offer: every value the log holds."""
@@ -178,13 +186,14 @@ class Timeline:
 
 
 def timeline(log: IssuanceLog, f: AuditFilter, tz: tzinfo = UTC, limit: int = DEFAULT_CHART_SIZE) -> Timeline:
-    figures = overview(log, f)
+    """Every figure for ``f`` (days in ``tz``) and its ``limit`` most recent links."""
+    counted = figures(log, f, tz)
     return Timeline(
         filter=f,
-        summary=figures.summary,
-        by_strategy=figures.by_strategy,
-        by_issuer=figures.by_issuer,
-        per_day=tuple(cut_short_per_day(log, f, tz)),
+        summary=counted.summary,
+        by_strategy=counted.by_strategy,
+        by_issuer=counted.by_issuer,
+        per_day=counted.per_day,
         rows=tuple(rows(log, f, limit)),
     )
 
@@ -201,16 +210,16 @@ def hours(value: float | None) -> str:
 
 
 def splits_frame(splits: tuple[Split, ...], name: str) -> pd.DataFrame:
-    """One row per strategy or issuer: links, cut short, share (0–1), median hours lost."""
+    """One row per strategy or issuer: links, cut short, share (percent, 0–100) and median hours lost (words)."""
     return pd.DataFrame(
         {
             name: [s.name for s in splits],
             "Links": [s.issued for s in splits],
             "Cut short": [s.cut_short for s in splits],
-            "Share cut short": [s.share or 0.0 for s in splits],
-            "Median hours lost": [s.median_hours_lost for s in splits],
+            "Share cut short": [100 * (s.share or 0.0) for s in splits],
+            "Median lost": [hours(s.median_hours_lost) for s in splits],
         },
-        columns=[name, "Links", "Cut short", "Share cut short", "Median hours lost"],
+        columns=[name, "Links", "Cut short", "Share cut short", "Median lost"],
     )
 
 
@@ -248,15 +257,22 @@ _ROW_COLUMNS = [
     "Hours lost",
     "Life left",
     "Why",
+    "Inspect",
     "Log id",
     "ends",
     "cut_short",
 ]
 
 
+def inspect_link(row: AuditRow) -> str | None:
+    """A link to the Inspect page for the row's ticket (relative, so it works under any base path)."""
+    return f"inspect?q={quote(row.ticket)}" if row.ticket else None
+
+
 def rows_frame(found: tuple[AuditRow, ...] | list[AuditRow], now: datetime, tz: tzinfo = UTC) -> pd.DataFrame:
     """The chart's and the table's rows, newest first, times in the viewer's zone.
 
+    "Life left" is the percentage of its real life a link still has now.
     "Real expiry" is empty when it cannot be known; ``ends`` is when the
     link stops working for the chart's solid bar (revocation, real expiry,
     or the nominal one when the real one is unknown).
@@ -272,8 +288,9 @@ def rows_frame(found: tuple[AuditRow, ...] | list[AuditRow], now: datetime, tz: 
             "Nominal expiry": [r.nominal_expires_at for r in found],
             "Real expiry": [r.effective_expires_at for r in found],
             "Hours lost": [round(r.hours_lost, 2) for r in found],
-            "Life left": [_life_left(r, now) for r in found],
+            "Life left": [round(100 * _life_left(r, now), 1) for r in found],
             "Why": [r.reason for r in found],
+            "Inspect": [inspect_link(r) for r in found],
             "Log id": [r.id for r in found],
             "ends": [r.ends_at for r in found],
             "cut_short": [r.cut_short for r in found],

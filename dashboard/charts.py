@@ -55,7 +55,7 @@ def timeline_chart(frame: pd.DataFrame, now: datetime) -> alt.LayerChart:
     end = min(max(latest, now_ts), now_ts + HORIZON)
     x_scale = alt.Scale(domain=[start.isoformat(), (end + (end - start) * 0.02).isoformat()])
     y = alt.Y("row:O", axis=None, title=None)
-    color = alt.Color("Strategy:N", scale=strategy_scale(tuple(data["Strategy"].unique())), legend=alt.Legend(orient="top", title=None))
+    color = alt.Color("Strategy:N", scale=strategy_scale(tuple(data["Strategy"].unique())), legend=alt.Legend(orient="top", title=None, symbolOpacity=1))
     tooltip = [
         alt.Tooltip("Object:N"),
         alt.Tooltip("Strategy:N"),
@@ -69,8 +69,8 @@ def timeline_chart(frame: pd.DataFrame, now: datetime) -> alt.LayerChart:
         alt.Tooltip("Why:N"),
     ]
     base = alt.Chart(data).encode(y=y, color=color, tooltip=tooltip)
-    nominal = base.mark_bar(opacity=0.28, clip=True).encode(
-        x=alt.X("Issued:T", scale=x_scale, title=None, axis=alt.Axis(format="%d %b", labelOverlap=True, orient="top")),
+    nominal = base.mark_bar(opacity=0.35, clip=True).encode(
+        x=alt.X("Issued:T", scale=x_scale, title=None, axis=alt.Axis(labelOverlap=True, orient="top", grid=True, gridOpacity=0.4)),
         x2="Nominal expiry:T",
     )
     real = base.mark_bar(clip=True).encode(x=alt.X("Issued:T", scale=x_scale), x2="ends:T")
@@ -87,7 +87,7 @@ def timeline_chart(frame: pd.DataFrame, now: datetime) -> alt.LayerChart:
         .mark_text(align="left", dx=4, dy=-4, baseline="bottom", color="#555", fontSize=11)
         .encode(x=alt.X("now:T", scale=x_scale), y=alt.value(0), text="label:N")
     )
-    return alt.layer(nominal, real, cut, rule, label).properties(height=_height(len(data)))
+    return alt.LayerChart(layer=[nominal, real, cut, rule, label], height=_height(len(data)))
 
 
 def cut_short_per_day_chart(frame: pd.DataFrame) -> alt.Chart:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import audit, charts
+from dashboard.store import LogError
 from dashboard.ui.frame import fail, guard
 
 desk = guard()
@@ -25,8 +26,8 @@ def load(_desk, log: str, f: audit.AuditFilter, zone: str, limit: int) -> audit.
 choices = filter_options(desk, LOG)
 with st.container(border=True):
     when, state = st.columns([3, 2])
-    window = when.segmented_control("Issued in the last", [*audit.WINDOWS, audit.CUSTOM], default=audit.DEFAULT_WINDOW, key="timeline.window")
-    dates = when.date_input("From – to (your time zone)", value=(), key="timeline.dates") if window == audit.CUSTOM else ()
+    window = when.segmented_control("Issued", [*audit.WINDOWS, audit.CUSTOM], default=audit.DEFAULT_WINDOW, key="timeline.window")
+    dates = when.date_input("From – to (your time zone)", value=audit.default_dates(tz), key="timeline.dates") if window == audit.CUSTOM else ()
     status = state.segmented_control("State now", list(audit.STATE_LABELS.values()), key="timeline.state", help="Leave unselected for every state.")
     who, how, where, prefix, ticket = st.columns([2, 2, 2, 2, 1.4])
     issuers = who.multiselect("Issuer", choices.issuers, key="timeline.issuers", placeholder="Everyone")
@@ -41,7 +42,10 @@ try:
                            bucket=bucket, prefix=prefix, ticket=ticket, state=status)
 except ValueError as exc:
     fail(str(exc))
-result = load(desk, LOG, f, str(tz), size)
+try:
+    result = load(desk, LOG, f, str(tz), size)
+except LogError as exc:
+    fail(str(exc))
 s = result.summary
 
 issued, cut, lost, daily = st.columns([1, 1, 1, 2.2])
@@ -56,12 +60,14 @@ if not s.issued:
     st.stop()
 
 split_config = {
-    "Share cut short": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
-    "Median hours lost": st.column_config.NumberColumn(format="%.1f h"),
+    "Links": st.column_config.NumberColumn(format="localized"),
+    "Cut short": st.column_config.NumberColumn(format="localized"),
+    "Share cut short": st.column_config.ProgressColumn(format="%.0f%%", min_value=0, max_value=100),
+    "Median lost": st.column_config.TextColumn(help="Median hours lost by the cut-short links"),
 }
-left, right = st.columns(2)
-left.dataframe(audit.splits_frame(result.by_strategy, "Strategy"), hide_index=True, width="stretch", column_config=split_config)
-right.dataframe(audit.splits_frame(result.by_issuer, "Issuer"), hide_index=True, width="stretch", column_config=split_config, height=min(36 * (len(result.by_issuer) + 1) + 3, 320))
+for column, splits, name in zip(st.columns(2), (result.by_strategy, result.by_issuer), ("Strategy", "Issuer")):
+    height = "auto" if len(splits) <= 8 else 35 * 9 + 3  # a longer list scrolls
+    column.dataframe(audit.splits_frame(splits, name), hide_index=True, width="stretch", column_config=split_config, height=height)
 
 st.subheader("Every link: promised against real")
 frame = audit.rows_frame(result.rows, f.now, tz)
@@ -77,13 +83,15 @@ st.dataframe(
     frame,
     hide_index=True,
     width="stretch",
-    column_order=["Issued", "Object", "Strategy", "Issuer", "Ticket", "State", "Nominal expiry", "Real expiry", "Hours lost", "Life left", "Why", "Log id"],
+    column_order=["Issued", "Object", "Strategy", "Issuer", "Ticket", "State", "Nominal expiry", "Real expiry", "Hours lost", "Life left", "Why", "Inspect", "Log id"],
     column_config={
+        "Object": st.column_config.TextColumn(width="medium"),
         "Issued": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm z"),
         "Nominal expiry": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm z"),
         "Real expiry": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm z", help="Empty when the credentials' expiry could not be seen."),
         "Hours lost": st.column_config.NumberColumn(format="%.1f"),
-        "Life left": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1, help="Share of its real life the link still has."),
+        "Life left": st.column_config.ProgressColumn(format="%.0f%%", min_value=0, max_value=100, help="Share of its real life the link still has."),
+        "Inspect": st.column_config.LinkColumn(display_text="Inspect ticket", help="Opens the complaint desk on this link's ticket."),
         "Log id": st.column_config.NumberColumn(format="%d"),
     },
 )

@@ -1,24 +1,27 @@
 """Audit queries over the issuance log: the Expiry timeline's filters, figures and rows.
 
 The page must stay fast on a log of a million links, so every filter and
-aggregate runs in SQL over covering indexes (migration 3) and only small
-results cross into Python: per-(strategy, issuer) counts, per-day counts, the
-most recent rows for the chart, and the one REAL column the medians need.
+aggregate runs in SQL, each pass walking one covering index (migration 3) in
+the order it needs, and only small results cross into Python: counts per
+(strategy, issuer) and per day, the middle one or two values of each median,
+and the most recent rows for the chart and the table.
 
 The definitions match `dashboard.expiry`: a link is *cut short* when its real
-(effective) expiry is before its nominal one, and its state at a moment is
-what `state_at` says for the Expiry the link would have with its revocation
-applied. Times are REAL epoch seconds and the SQL avoids SQLite's date
-functions, so a PostgreSQL backend can run the same statements.
+(effective) expiry is before its nominal one, it lost (nominal - real) / 3600
+hours, and its state at a moment is what `state_at` says of the Expiry it has
+once its revocation, if any, is taken into account. Times are REAL epoch
+seconds and the SQL avoids SQLite's date functions, so a PostgreSQL backend
+can run the same statements.
+
+`bulk_fill` writes synthetic history for benches and tests.
 """
 
 from __future__ import annotations
 
-import queue
 import random
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -34,16 +37,16 @@ __all__ = [
     "AuditFilter",
     "AuditRow",
     "DayShare",
+    "Figures",
     "Split",
     "Summary",
-    "Overview",
-    "bulk_fill",
     "buckets",
+    "bulk_fill",
     "by_issuer",
     "by_strategy",
     "cut_short_per_day",
+    "figures",
     "issuers",
-    "overview",
     "rows",
     "strategies",
     "summary",
@@ -145,12 +148,13 @@ class DayShare:
 
 
 @dataclass(frozen=True)
-class Overview:
-    """Everything the headline needs, from as few passes over the log as possible."""
+class Figures:
+    """Everything the timeline counts for one filter (see `figures`)."""
 
     summary: Summary
     by_strategy: tuple[Split, ...]
     by_issuer: tuple[Split, ...]
+    per_day: tuple[DayShare, ...]
 
 
 @dataclass(frozen=True)
@@ -284,10 +288,12 @@ def _median_hours(log: IssuanceLog, f: AuditFilter, cut: int, column: str | None
 
 
 def _rolled(counts: Iterable[tuple[str, str, int, int]], by: int) -> dict[str, tuple[int, int]]:
+    """(strategy, issuer, links, cut) rows summed per strategy (``by`` 0) or per issuer (1)."""
     totals: dict[str, tuple[int, int]] = {}
-    for row in counts:
-        n, cut = totals.get(row[by], (0, 0))
-        totals[row[by]] = (n + row[2], cut + row[3])
+    for strategy, issuer, n, cut in counts:
+        name = issuer if by else strategy
+        before = totals.get(name, (0, 0))
+        totals[name] = (before[0] + n, before[1] + cut)
     return totals
 
 
@@ -320,16 +326,6 @@ def by_issuer(log: IssuanceLog, f: AuditFilter) -> tuple[Split, ...]:
     return _splits(log, f, _rolled(_group_counts(log, f), 1), "issuer")
 
 
-def overview(log: IssuanceLog, f: AuditFilter) -> Overview:
-    """`summary`, `by_strategy` and `by_issuer` from one counting pass (plus one short walk per median)."""
-    counts = _group_counts(log, f)
-    return Overview(
-        summary=_summary(log, f, counts),
-        by_strategy=_splits(log, f, _rolled(counts, 0), "strategy"),
-        by_issuer=_splits(log, f, _rolled(counts, 1), "issuer"),
-    )
-
-
 def cut_short_per_day(log: IssuanceLog, f: AuditFilter, tz: tzinfo = UTC, *, max_days: int = 366) -> list[DayShare]:
     """Links issued and cut short per calendar day in ``tz``, oldest first; days without links are left out.
 
@@ -338,7 +334,133 @@ def cut_short_per_day(log: IssuanceLog, f: AuditFilter, tz: tzinfo = UTC, *, max
     rather than with SQL date functions, and nothing is sorted. At most the
     last ``max_days`` days of the window.
     """
-    end = f.now if f.until is None else min(f.until, f.now)  # no link is issued after now
+    days = _days(log, f, tz)[-max_days:]
+    return _day_shares(_count_days(log, f, days))
+
+
+# --- all the figures at once ----------------------------------------------------------
+
+#: `figures` counts cell by cell only when the window holds at least this many
+#: links per (strategy, issuer) x day cell: each cell costs a statement (tens of
+#: microseconds), each link a fraction of a microsecond per pass it is read in.
+_LINKS_PER_CELL = 100
+
+
+def figures(log: IssuanceLog, f: AuditFilter, tz: tzinfo = UTC, *, max_days: int = 366) -> Figures:
+    """`summary`, `by_strategy`, `by_issuer` and `cut_short_per_day` at once, with the least reading.
+
+    Counting per (strategy, issuer) and per day separately reads the window
+    twice. Instead, when there are few enough pairs and days, one small range
+    query per (strategy, issuer, day) cell over the (strategy, issuer,
+    issued_at, ...) covering index reads every link exactly once and gives
+    both splits, on two pooled connections side by side (SQLite releases the
+    GIL while it steps; WAL lets readers share the file). Then one short walk
+    per median. A ticket (a handful of links) or too many cells take the two
+    plain passes, also side by side; so does a window of few links, where
+    the statements would cost more than the reading they save.
+    """
+    days = _days(log, f, tz)
+    pairs = [] if f.ticket is not None else _pairs(log, f)
+    cellwise = bool(pairs) and _links_in_window(log, f) >= _LINKS_PER_CELL * len(pairs) * len(days)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="audit") as pool:
+        if cellwise:
+            halves = [pool.submit(_count_cells, log, f, pairs[k::2], days) for k in range(2)]
+            cells = [cell for half in halves for cell in half.result()]
+            per_group: dict[tuple[str, str], tuple[int, int]] = {}
+            per_day: dict[date, tuple[int, int]] = {}
+            for strategy, issuer, day, n, cut in cells:
+                group, daily_ = per_group.get((strategy, issuer), (0, 0)), per_day.get(day, (0, 0))
+                per_group[(strategy, issuer)] = (group[0] + n, group[1] + cut)
+                per_day[day] = (daily_[0] + n, daily_[1] + cut)
+            counts = [(s, i, n, cut) for (s, i), (n, cut) in per_group.items()]
+            daily = [(day, n, cut) for day, (n, cut) in sorted(per_day.items())]
+        else:
+            pending = pool.submit(_count_days, log, f, days)
+            counts = _group_counts(log, f)
+            daily = pending.result()
+        issuer_splits = pool.submit(_splits, log, f, _rolled(counts, 1), "issuer")
+        summary_ = _summary(log, f, counts)
+        strategy_splits = _splits(log, f, _rolled(counts, 0), "strategy")
+        return Figures(
+            summary=summary_,
+            by_strategy=strategy_splits,
+            by_issuer=issuer_splits.result(),
+            per_day=tuple(_day_shares(daily)[-max_days:]),
+        )
+
+
+def _links_in_window(log: IssuanceLog, f: AuditFilter) -> int:
+    """About how many links were issued in the window, from two index seeks.
+
+    The log is append-only and ids grow with issue time, so the ids of the
+    first link at or after each end of the window bound it (exactly, unless
+    a clock stepped back). Other filters are ignored: this only picks a plan.
+    """
+    sql = "SELECT id FROM links WHERE issued_at >= ? ORDER BY issued_at LIMIT 1"
+    try:
+        with log._pool.connection() as conn:
+            (last,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM links").fetchone()
+            first = conn.execute(sql, (to_epoch(f.since),)).fetchone() if f.since else (1,)
+            end = conn.execute(sql, (to_epoch(f.until),)).fetchone() if f.until else None
+    except sqlite3.Error as exc:
+        raise log._read_error(exc) from exc
+    if first is None:
+        return 0
+    return max(0, (end[0] if end else last + 1) - first[0])
+
+
+def _pairs(log: IssuanceLog, f: AuditFilter) -> list[tuple[str, str]]:
+    """Every (strategy, issuer) pair in the log that the filter allows, by index seeks (no scan)."""
+    pairs: list[tuple[str, str]] = []
+    try:
+        with log._pool.connection() as conn:
+            strategy = conn.execute("SELECT MIN(strategy) FROM links").fetchone()[0]
+            while strategy is not None:
+                issuer = conn.execute("SELECT MIN(issuer) FROM links WHERE strategy = ?", (strategy,)).fetchone()[0]
+                while issuer is not None:
+                    if (not f.strategies or strategy in f.strategies) and (not f.issuers or issuer in f.issuers):
+                        pairs.append((strategy, issuer))
+                    issuer = conn.execute(
+                        "SELECT MIN(issuer) FROM links WHERE strategy = ? AND issuer > ?", (strategy, issuer)
+                    ).fetchone()[0]
+                strategy = conn.execute("SELECT MIN(strategy) FROM links WHERE strategy > ?", (strategy,)).fetchone()[0]
+    except sqlite3.Error as exc:
+        raise log._read_error(exc) from exc
+    return pairs
+
+
+def _count_cells(
+    log: IssuanceLog, f: AuditFilter, pairs: list[tuple[str, str]], days: list[_Day]
+) -> list[tuple[str, str, date, int, int]]:
+    """(strategy, issuer, day, links, cut short) for each cell that has links."""
+    found = []
+    try:
+        with log._pool.connection() as conn:
+            for day, lo, hi in days:
+                where, params = _where(replace(f, since=lo, until=hi), by_time=True, extra=["strategy = :cell_s", "issuer = :cell_i"])
+                sql = f"SELECT COUNT(*), COALESCE(SUM({_CUT}), 0) FROM links{where}"
+                for strategy, issuer in pairs:
+                    params.update(cell_s=strategy, cell_i=issuer)
+                    n, cut = conn.execute(sql, params).fetchone()
+                    if n:
+                        found.append((strategy, issuer, day, int(n), int(cut)))
+    except sqlite3.Error as exc:
+        raise log._read_error(exc) from exc
+    return found
+
+
+# --- days ------------------------------------------------------------------------------
+
+_Day = tuple[date, datetime, "datetime | None"]
+
+
+def _days(log: IssuanceLog, f: AuditFilter, tz: tzinfo) -> list[_Day]:
+    """The window cut at the viewer's midnights: (day, from, to), ``to`` None for an open end.
+
+    The boundaries are computed here (daylight saving included) rather than
+    with SQL date functions. A window without a start starts at the first
+    link the filter matches; the last day runs to the window's end.
+    """
     start = f.since
     if start is None:
         where, params = _where(f, by_time=True)
@@ -346,26 +468,39 @@ def cut_short_per_day(log: IssuanceLog, f: AuditFilter, tz: tzinfo = UTC, *, max
         if first is None:
             return []
         start = datetime.fromtimestamp(first, tz=UTC)
-    last_day = end.astimezone(tz).date()
-    day = max(start.astimezone(tz).date(), last_day - timedelta(days=max_days - 1))
-    result: list[DayShare] = []
+    end = f.now if f.until is None else min(f.until, f.now)  # no link is issued after now
+    day = start.astimezone(tz).date()
+    last_day = max(day, end.astimezone(tz).date())
+    days: list[_Day] = []
+    while day <= last_day:
+        following = day + timedelta(days=1)
+        lo = max(_midnight(day, tz), start)
+        hi = f.until if day == last_day else _midnight(following, tz)
+        if hi is None or lo < hi:
+            days.append((day, lo, hi))
+        day = following
+    return days
+
+
+def _count_days(log: IssuanceLog, f: AuditFilter, days: list[_Day]) -> list[tuple[date, int, int]]:
+    """(day, links, cut short) for each day that has links: one range query per day."""
+    found = []
     try:
         with log._pool.connection() as conn:
-            while day <= last_day:
-                following = day + timedelta(days=1)
-                # One lower and one upper bound on issued_at, so SQLite ranges
-                # over exactly this day (it would keep only one of two lower bounds).
-                lo = max(_midnight(day, tz), start)
-                hi = min(_midnight(following, tz), f.until) if f.until is not None else _midnight(following, tz)
-                if lo < hi:
-                    where, params = _where(replace(f, since=lo, until=hi), by_time=True)
-                    n, cut = conn.execute(f"SELECT COUNT(*), COALESCE(SUM({_CUT}), 0) FROM links{where}", params).fetchone()
-                    if n:
-                        result.append(DayShare(day=day, issued=int(n), cut_short=int(cut)))
-                day = following
+            for day, lo, hi in days:
+                # Exactly one lower and one upper bound on issued_at, so SQLite
+                # ranges over this day alone (of two lower bounds it keeps one).
+                where, params = _where(replace(f, since=lo, until=hi), by_time=True)
+                n, cut = conn.execute(f"SELECT COUNT(*), COALESCE(SUM({_CUT}), 0) FROM links{where}", params).fetchone()
+                if n:
+                    found.append((day, int(n), int(cut)))
     except sqlite3.Error as exc:
         raise log._read_error(exc) from exc
-    return result
+    return found
+
+
+def _day_shares(counts: Iterable[tuple[date, int, int]]) -> list[DayShare]:
+    return [DayShare(day=day, issued=n, cut_short=cut) for day, n, cut in counts]
 
 
 def _midnight(day: date, tz: tzinfo) -> datetime:
@@ -499,6 +634,9 @@ class _Words(dict[Any, str]):
         return value
 
 
+_REBUILD_AT = 100_000
+
+
 def bulk_fill(
     log: IssuanceLog,
     n: int,
@@ -516,20 +654,19 @@ def bulk_fill(
     CloudFront and stable links run their course, and a fifth of stable links
     are revoked. Nothing is signed: fingerprints are random hex, display URLs
     synthetic, and no secret exists. Rows go in oldest first with
-    ``executemany``, ``batch`` rows per transaction; one seed gives one history.
+    ``executemany``, ``batch`` rows per transaction; one seed gives one
+    history. Filling at least 100,000 rows into a smaller log rebuilds its
+    indexes instead of growing them (see `_fill_then_index`): a million rows
+    take well under a minute.
     """
     if n < 0:
         raise ValueError(f"n must be zero or more, not {n}.")
     end = to_epoch(now or datetime.now(UTC)) or 0.0
-    batches = _ahead(_fill_batches(seed, n, end, days, batch))
+    batches = _fill_batches(seed, n, end, days, batch)
     try:
         with log._pool.connection() as conn:
             (cache,) = conn.execute("PRAGMA cache_size").fetchone()
-            (synchronous,) = conn.execute("PRAGMA synchronous").fetchone()
-            # Synthetic rows need no fsync (a million of them would wait ~10 s
-            # for one), and a big page cache keeps the indexes in memory.
-            conn.execute("PRAGMA synchronous = OFF")
-            conn.execute("PRAGMA cache_size = -524288")
+            conn.execute("PRAGMA cache_size = -524288")  # 512 MiB: index pages stay in memory
             try:
                 (existing,) = conn.execute("SELECT COUNT(*) FROM links").fetchone()
                 if n >= _REBUILD_AT and n > existing:
@@ -539,15 +676,12 @@ def bulk_fill(
                         _in_transaction(conn, lambda: conn.executemany(_INSERT, rows))
             finally:
                 conn.execute(f"PRAGMA cache_size = {int(cache)}")
-                conn.execute(f"PRAGMA synchronous = {int(synchronous)}")
     except sqlite3.Error as exc:
         from dashboard.store.log import LogWriteError
 
         raise LogWriteError(f"The issuance log could not be filled ({exc}).") from exc
     return n
 
-
-_REBUILD_AT = 100_000
 
 
 def _in_transaction(conn: sqlite3.Connection, work: Any) -> None:
@@ -581,26 +715,6 @@ def _fill_then_index(conn: sqlite3.Connection, batches: Iterable[list[tuple[Any,
             conn.execute(sql)
 
     _in_transaction(conn, work)
-
-
-def _ahead(batches: Iterator[list[tuple[Any, ...]]], depth: int = 2) -> Iterator[list[tuple[Any, ...]]]:
-    """Make the next batches on a thread while SQLite inserts the current one (it releases the GIL)."""
-    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    done = object()
-
-    def make() -> None:
-        try:
-            for rows in batches:
-                ready.put(rows)
-        except BaseException as exc:  # handed to the consumer, raised there
-            ready.put(exc)
-        ready.put(done)
-
-    threading.Thread(target=make, name="bulk-fill", daemon=True).start()
-    while (item := ready.get()) is not done:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
 
 
 def _fill_batches(seed: int, n: int, end: float, days: int, batch: int) -> Iterator[list[tuple[Any, ...]]]:

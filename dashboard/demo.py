@@ -227,15 +227,36 @@ def seed_objects(objects: list[tuple[str, str, str]], *, account_id: str = ACCOU
         stored._metadata["Content-Type"] = mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
+def _intact(backend: Any) -> bool:
+    """Seeded by us, every demo bucket present, and no object disposed.
+
+    Any S3Backend.reset() in the process closes every moto object's file, in
+    every backend (moto tracks them globally), so the buckets alone prove nothing.
+    """
+    if getattr(backend, "_share_desk_seed", None) != SEED_VERSION:
+        return False
+    for name in BUCKETS:
+        bucket = backend.buckets.get(name)
+        if bucket is None or any(getattr(key, "disposed", False) for key in bucket.keys.values()):
+            return False
+    return True
+
+
 def ensure_seeded(endpoint: str) -> None:
-    """Seed again if moto's backends were reset (tests mixing `mock_aws` and the demo do that)."""
+    """Seed again unless the backends are still the ones this module seeded.
+
+    Tests that mix `mock_aws` with the demo reset or replace moto's backends,
+    or write their own objects into them; a marker on the backend instance
+    (wiped by any reset) tells a seeded demo from whatever is left.
+    """
+    from moto.iam.models import iam_backends
     from moto.s3.models import s3_backends
 
-    from dashboard import demo_listing
-
-    if SUPPORT_BUCKET not in s3_backends[ACCOUNT_ID]["aws"].buckets:
+    backend = s3_backends[ACCOUNT_ID]["aws"]
+    if not _intact(backend):
+        backend.reset()
+        iam_backends[ACCOUNT_ID]["aws"].reset()
         seed(endpoint)
-    demo_listing.install(s3_backends[ACCOUNT_ID]["aws"])
 
 
 def seed(endpoint: str) -> None:
@@ -246,6 +267,7 @@ def seed(endpoint: str) -> None:
     from dashboard import demo_listing
 
     demo_listing.install(s3_backends[ACCOUNT_ID]["aws"])  # S3-like listing cost: O(log n + page)
+    s3_backends[ACCOUNT_ID]["aws"]._share_desk_seed = SEED_VERSION
     iam = boto3.client(
         "iam", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="demo", aws_secret_access_key="demo"
     )

@@ -267,7 +267,7 @@ def seed(endpoint: str) -> None:
     from dashboard import demo_listing
 
     demo_listing.install(s3_backends[ACCOUNT_ID]["aws"])  # S3-like listing cost: O(log n + page)
-    s3_backends[ACCOUNT_ID]["aws"]._share_desk_seed = SEED_VERSION
+    setattr(s3_backends[ACCOUNT_ID]["aws"], "_share_desk_seed", SEED_VERSION)  # a reset wipes it
     iam = boto3.client(
         "iam", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="demo", aws_secret_access_key="demo"
     )

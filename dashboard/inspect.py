@@ -37,8 +37,6 @@ from dashboard.store import LogEntry, LogError, fingerprint
 from dashboard.urlparse import MAX_SIGV4_EXPIRES, LinkKind, LinkParseError, ParsedLink, parse_link
 
 if TYPE_CHECKING:
-    import altair as alt
-
     from dashboard.desk import Desk
     from dashboard.issuing import IssuedLink
     from dashboard.store import IssuanceLog, StableLink
@@ -57,7 +55,6 @@ __all__ = [
     "plan_reissue",
     "reissue",
     "ticket_rows",
-    "timeline_chart",
     "to_json",
 ]
 
@@ -577,50 +574,3 @@ def reissue(desk: Desk, plan: ReissuePlan) -> IssuedLink:
 # --------------------------------------------------------------------------- timeline
 
 
-def timeline_chart(explanation: Explanation) -> alt.LayerChart | None:
-    """One row: issue -> nominal expiry (light), issue -> real expiry (solid), a rule at the chosen time.
-
-    None when the link does not say when it was signed (SigV2, CloudFront
-    links not in the log): there is no start to draw from. Altair is imported
-    here so the command line never pays for it.
-    """
-    import altair as alt
-    import pandas as pd
-
-    e = explanation
-    if e.signed_at is None or e.nominal_expires_at is None:
-        return None
-    real_label = "real (cut short)" if e.cut_short else "real"
-    rows = [{"what": "nominal (promised)", "start": iso_z(e.signed_at), "end": iso_z(e.nominal_expires_at), "row": "link"}]
-    if e.effective_expires_at is not None:
-        rows.append({"what": real_label, "start": iso_z(e.signed_at), "end": iso_z(e.effective_expires_at), "row": "link"})
-    bars = pd.DataFrame(rows)
-    palette = {"nominal (promised)": "#c6d4e6", "real": "#1c64b4", "real (cut short)": "#c2410c"}
-    drawn = [row["what"] for row in rows]
-    colours = alt.Scale(domain=drawn, range=[palette[name] for name in drawn])
-    x = alt.X("start:T", title="UTC", scale=alt.Scale(type="utc"), axis=alt.Axis(format="%d %b %H:%M", labelOverlap=True))
-    stamp = "%Y-%m-%d %H:%M:%S UTC"
-    tooltip = [
-        alt.Tooltip("what:N", title="expiry"),
-        alt.Tooltip("start:T", title="from", format=stamp, formatType="utc"),
-        alt.Tooltip("end:T", title="to", format=stamp, formatType="utc"),
-    ]
-    base = alt.Chart(bars).encode(
-        x=x,
-        x2="end:T",
-        y=alt.Y("row:N", axis=None),
-        color=alt.Color("what:N", scale=colours, legend=alt.Legend(title=None, orient="top")),
-        tooltip=tooltip,
-    )
-    nominal = base.transform_filter(alt.datum.what == "nominal (promised)").mark_bar(size=26, cornerRadius=3)
-    real = base.transform_filter(alt.datum.what != "nominal (promised)").mark_bar(size=12, cornerRadius=3)
-    at = e.at or datetime.now(UTC)
-    label_text = "now" if abs(at - datetime.now(UTC)) < timedelta(minutes=2) else "chosen time"
-    moment = pd.DataFrame([{"at": iso_z(at), "label": label_text, "row": "link"}])
-    rule = alt.Chart(moment).mark_rule(color="#111", strokeWidth=2, strokeDash=[4, 3]).encode(
-        x=alt.X("at:T", scale=alt.Scale(type="utc")), tooltip=[alt.Tooltip("at:T", title=label_text, format=stamp, formatType="utc")]
-    )
-    label = alt.Chart(moment).mark_text(align="left", dx=4, dy=-18, fontSize=11, color="#111").encode(
-        x=alt.X("at:T", scale=alt.Scale(type="utc")), text="label:N"
-    )
-    return alt.layer(nominal, real, rule, label).properties(height=90)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import inspect as inspection
 from dashboard import demo_history, issuing
+from dashboard.charts import link_chart
 from dashboard.durations import format_duration
 from dashboard.errors import DeskError
 from dashboard.probe import probe
@@ -25,6 +26,8 @@ STATES = {  # state -> (badge colour, icon, callout)
     "not-yet-valid": ("blue", ":material/hourglass_top:", st.info),
 }
 
+if "q" in st.query_params and "inspect.text" not in st.session_state:
+    st.session_state["inspect.text"] = st.query_params["q"]  # the timeline links here with ?q=<ticket>
 text = st.text_input(
     "Link or ticket reference",
     key="inspect.text",
@@ -72,7 +75,7 @@ def show(e: inspection.Explanation, url: str | None) -> None:
         f"**Signed at** · {utc(e.signed_at, 'not in the link')}  \n**Nominal expiry** · {utc(e.nominal_expires_at)}  \n"
         f"**Real expiry** · {real}  \n**Bound by** · {e.bound_by}"
     )
-    chart = inspection.timeline_chart(e)
+    chart = link_chart(e)
     if chart is not None:
         st.altair_chart(chart, width="stretch")
     for warning in e.warnings:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
 from typing import Any
 
+from dashboard import stable_admin
 from dashboard.cli import EXTENSIONS, command
 from dashboard.cli_issue import issuer_name
 from dashboard.desk import Desk
@@ -40,7 +40,7 @@ def _revoke(desk: Desk, args: argparse.Namespace) -> int:
     link = desk.log.find_stable(fingerprint(token))
     if link is None:
         raise BadInput("No stable link in this desk's log matches that token: check that it was copied whole.")
-    entry = desk.log.revoke(link.entry.id, at=datetime.now(timezone.utc), by=args.by or issuer_name(None))
+    entry = stable_admin.revoke(desk, link.entry.id, args.by or issuer_name(None)).entry
     print(f"Revoked link {entry.id} (s3://{entry.bucket}/{entry.key}) at {entry.revoked_at:%Y-%m-%d %H:%M:%S} UTC: its next click gets a 'withdrawn' page.")
     return 0
 

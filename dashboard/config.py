@@ -87,10 +87,6 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
-    @property
-    def log_location(self) -> str:
-        return self.database_url
-
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None) -> Settings:
         """Build settings from the environment first, then secrets, then defaults."""

@@ -195,7 +195,7 @@ def start(settings: Settings, *, share: bool, reuse: bool, desk_url: str | None 
 # --- seeding --------------------------------------------------------------------
 
 
-def _body(key: str) -> bytes:
+def body_of(key: str) -> bytes:
     """Small, deterministic content per key, so downloads can be compared byte for byte."""
     return f"Share Desk demo object\nkey: {key}\n".encode() + hashlib.sha256(key.encode()).digest() * 4
 
@@ -210,10 +210,6 @@ def demo_objects() -> list[tuple[str, str, str]]:
     return objects
 
 
-def body_of(key: str) -> bytes:
-    return _body(key)
-
-
 def seed_objects(objects: list[tuple[str, str, str]], *, account_id: str = ACCOUNT_ID) -> None:
     """Write objects straight into moto's backend (thousands per second, no HTTP)."""
     from moto.s3.models import s3_backends
@@ -222,7 +218,7 @@ def seed_objects(objects: list[tuple[str, str, str]], *, account_id: str = ACCOU
     for index, (bucket, key, storage) in enumerate(objects):
         if bucket not in backend.buckets:
             backend.create_bucket(bucket, REGION)
-        stored = backend.put_object(bucket, key, _body(key), storage=storage)
+        stored = backend.put_object(bucket, key, body_of(key), storage=storage)
         stored.last_modified = (SEED_EPOCH - timedelta(minutes=7 * index)).replace(tzinfo=None)
         stored._metadata["Content-Type"] = mimetypes.guess_type(key)[0] or "application/octet-stream"
 

@@ -25,6 +25,7 @@ from dashboard.desk import Desk
 from dashboard.issuing import log_row
 from dashboard.store import LogEntry
 from dashboard.strategies import ShareRequest, Signed
+from dashboard.strategies.iam_user import LABEL as IAM_LABEL
 from dashboard.strategies.role_session import LABEL as ROLE_LABEL
 from dashboard.strategies.s3links import presign_get, s3_caps, signed_s3_link
 
@@ -82,7 +83,7 @@ def _sign_at(desk: Desk, strategy: str, request: ShareRequest, at: datetime, bas
         facts = credentials.facts(ROLE_LABEL)
     else:
         credentials = desk.aws.signer_key()
-        facts = credentials.facts("the signer user's long-term access key")
+        facts = credentials.facts(IAM_LABEL)
     with signing_clock(at):
         url = presign_get(desk.aws.s3(credentials), request)
     return signed_s3_link(strategy, request, url, facts, s3_caps(desk.settings))

@@ -18,6 +18,7 @@ from dashboard.errors import BadInput, DeskError
 from dashboard.expiry import LifetimeError
 from dashboard.store import LogEntry, LogError, NewLink
 from dashboard.strategies import Preview, ShareRequest, Signed
+from dashboard.strategies.base import preview_from
 
 
 #: The lifetimes the Share page offers first (label -> lifetime).
@@ -58,8 +59,6 @@ def previews(desk: Desk, request: ShareRequest, now: datetime | None = None) -> 
         try:
             result.append(strategy.preview(request, now))
         except DeskError as exc:
-            from dashboard.strategies.base import preview_from
-
             result.append(preview_from(strategy, unavailable=str(exc)))
     return result
 

@@ -141,11 +141,6 @@ class Resolver:
             return signed.url
         raise last or DeskError("No signer is available to mint a download URL.")
 
-    def forget(self, link_id: int) -> None:
-        """Drop a cached URL (after a revoke in this process)."""
-        with self._lock:
-            self._cache.pop(link_id, None)
-
 
 def _not_found() -> Outcome:
     return Outcome(404, title="Link not found", message="This download link is not valid. Check that it was copied whole, or ask your support contact for a new link.")

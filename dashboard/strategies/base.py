@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from dashboard.expiry import Caps, CredentialFacts, Expiry, SigningFacts, compute
 from dashboard.store import StableSpec
 
-if TYPE_CHECKING:
-    from dashboard.desk import Desk
 
 
 @dataclass(frozen=True)
@@ -86,10 +84,6 @@ class Strategy(Protocol):
     def preview(self, request: ShareRequest, now: datetime) -> Preview: ...
 
     def sign(self, request: ShareRequest, now: datetime) -> Signed: ...
-
-
-class StrategyFactory(Protocol):
-    def __call__(self, desk: Desk) -> Strategy: ...
 
 
 def lifetime_refusal(request: ShareRequest) -> str | None:

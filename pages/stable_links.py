@@ -8,7 +8,7 @@ from dashboard import stable_admin
 from dashboard.errors import DeskError
 from dashboard.tables import stable_frame
 from dashboard.ui.frame import fail, guard
-from dashboard.ui.identity import issuer, missing_issuer_message
+from dashboard.ui.identity import issuer
 
 desk = guard()
 st.title("Stable links")
@@ -47,9 +47,11 @@ if clicks:
         [{"At": c.at, "Status": c.status, "Client IP": c.client_ip or "", "User agent": c.user_agent or ""} for c in clicks],
         hide_index=True,
         width="stretch",
+        column_config={"At": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss z")},
     )
 if not who:
-    fail(missing_issuer_message(desk))
+    st.info("Type your name in the sidebar to revoke or extend this link: the log records who did.", icon=":material/badge:")
+    st.stop()
 
 left, right = st.columns(2)
 with left:

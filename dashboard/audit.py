@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
 from dashboard.expiry import State, iso_z
+from dashboard.timefmt import viewer_zone
 from dashboard.store.audit import (
     AUDIT_STATES,
     AuditFilter,
@@ -85,16 +85,6 @@ STATE_LABELS: dict[State, str] = {
     State.REVOKED: "revoked",
 }
 assert tuple(STATE_LABELS) == AUDIT_STATES
-
-
-def viewer_zone(name: str | None) -> tzinfo:
-    """The viewer's time zone from the browser's IANA name; UTC when unknown."""
-    if not name:
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
 
 
 def _now() -> datetime:

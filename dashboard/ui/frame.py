@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import NoReturn
 
 import streamlit as st
@@ -10,6 +11,7 @@ import streamlit as st
 from dashboard.config import SettingsError
 from dashboard.desk import Desk, process_desk
 from dashboard.errors import DeskError
+from dashboard.timefmt import viewer_zone
 
 #: Session-state key holding the objects picked on Browse for the Share page:
 #: a dict from "s3://bucket/key" to {"bucket", "key", "size", "storage_class"}.
@@ -62,6 +64,11 @@ def guard() -> Desk:
 def fail(message: str) -> NoReturn:
     st.error(message, icon=":material/error:")
     st.stop()
+
+
+def viewer_tz() -> tzinfo:
+    """The viewer's time zone (from the browser), UTC when it is not known: every page shows times in it."""
+    return viewer_zone(st.context.timezone)
 
 
 def selection() -> dict[str, dict]:

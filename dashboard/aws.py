@@ -35,6 +35,30 @@ METHOD_LABELS = {
     "sso": "the SSO session's temporary credentials",
 }
 
+#: Where a botocore `credentials.method` comes from, in plain words (the Signers
+#: page, Inspect's reasons and the CLI name the source this way).
+SOURCE_NAMES = {
+    "container-role": "the ECS/Fargate task role (or EKS Pod Identity)",
+    "iam-role": "the EC2 instance profile",
+    "assume-role": "an assumed IAM role",
+    "assume-role-with-web-identity": "a web-identity role (EKS IRSA or another OIDC provider)",
+    "sso": "an IAM Identity Center (SSO) session",
+    "env": "environment variables",
+    "shared-credentials-file": "the shared credentials file (~/.aws/credentials)",
+    "config-file": "the AWS config file (~/.aws/config)",
+    "custom-process": "a credential_process command",
+    "explicit": "keys given to the desk explicitly",
+    "boto-config": "a boto config file",
+}
+
+
+def source_name(method: str | None) -> str:
+    """Where credentials of this botocore `method` come from, in plain words."""
+    if not method:
+        return "an unknown source"
+    return SOURCE_NAMES.get(method, f"the {method!r} credential provider")
+
+
 #: botocore `credentials.method` values whose keys never expire.
 LONG_TERM_METHODS = frozenset({"env", "shared-credentials-file", "config-file", "explicit", "boto-config", "iam-user"})
 

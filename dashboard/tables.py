@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -10,6 +10,7 @@ import pandas as pd
 from dashboard.catalog import Listing, human_size
 from dashboard.durations import format_duration
 from dashboard.expiry import iso_z
+from dashboard.timefmt import in_zone
 
 if TYPE_CHECKING:
     from dashboard.issuing import IssuedLink
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
     from dashboard.strategies import Preview
 
 
-def listing_frame(listing: Listing, tz: str | None = None) -> pd.DataFrame:
-    """One row per object of a listing page; times converted to the viewer's zone."""
+def listing_frame(listing: Listing, tz: tzinfo = UTC) -> pd.DataFrame:
+    """One row per object of a listing page; times in the viewer's zone; a Details button label per row."""
     rows = [
         {
             "Name": obj.name,
@@ -26,19 +27,14 @@ def listing_frame(listing: Listing, tz: str | None = None) -> pd.DataFrame:
             "Last modified": obj.last_modified,
             "Storage class": obj.storage_class,
             "Download": "restore first" if obj.archived else "ready",
+            "Details": "Details",
             "key": obj.key,
             "bytes": obj.size,
         }
         for obj in listing.objects
     ]
-    frame = pd.DataFrame(rows, columns=["Name", "Size", "Last modified", "Storage class", "Download", "key", "bytes"])
-    modified = pd.to_datetime(frame["Last modified"], utc=True)
-    if tz:
-        try:
-            modified = modified.dt.tz_convert(tz)
-        except Exception:  # an unknown zone name from the browser: keep UTC
-            pass
-    frame["Last modified"] = modified
+    frame = pd.DataFrame(rows, columns=["Name", "Size", "Last modified", "Storage class", "Download", "Details", "key", "bytes"])
+    frame["Last modified"] = in_zone(frame["Last modified"], tz)
     return frame
 
 

@@ -72,4 +72,14 @@ def viewer_tz() -> tzinfo:
 
 
 def selection() -> dict[str, dict]:
-    return st.session_state.setdefault(SELECTION_KEY, {})
+    """The objects picked for sharing in this session (Browse adds them, Share may remove them)."""
+    picked: dict[str, dict] = st.session_state.setdefault(SELECTION_KEY, {})
+    return picked
+
+
+def pick(bucket: str, key: str, size: int, storage_class: str) -> None:
+    selection()[f"s3://{bucket}/{key}"] = {"bucket": bucket, "key": key, "size": size, "storage_class": storage_class}
+
+
+def unpick(uri: str) -> None:
+    selection().pop(uri, None)

@@ -10,7 +10,7 @@ import pandas as pd
 from dashboard.catalog import Listing, human_size
 from dashboard.durations import format_duration
 from dashboard.expiry import iso_z
-from dashboard.timefmt import in_zone
+from dashboard.timefmt import in_zone, zone_name
 
 if TYPE_CHECKING:
     from dashboard.issuing import IssuedLink
@@ -58,8 +58,13 @@ def preview_frame(previews: list[Preview], recommended: str | None) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def issued_frame(links: list[IssuedLink]) -> pd.DataFrame:
-    """Issued links for the CSV download (the only place a full URL is written, on the agent's request)."""
+def issued_frame(links: list[IssuedLink], tz: tzinfo = UTC) -> pd.DataFrame:
+    """Issued links for the CSV download (the only place a full URL is written, on the agent's request).
+
+    Expiries in the viewer's zone (ISO 8601 with its offset) and in UTC; pass the
+    frame through ``safetext.csv_frame`` before writing it.
+    """
+    zone = zone_name(tz)
     return pd.DataFrame(
         [
             {
@@ -67,14 +72,21 @@ def issued_frame(links: list[IssuedLink]) -> pd.DataFrame:
                 "object": f"s3://{link.entry.bucket}/{link.entry.key}",
                 "strategy": link.entry.strategy,
                 "url": link.url,
+                f"real_expiry ({zone})": _iso_in(link.entry.effective_expires_at, tz),
                 "real_expiry_utc": iso_z(link.entry.effective_expires_at),
+                f"nominal_expiry ({zone})": _iso_in(link.entry.nominal_expires_at, tz),
                 "nominal_expiry_utc": iso_z(link.entry.nominal_expires_at),
                 "bound_by": link.entry.bound_by,
                 "ticket": link.entry.ticket or "",
+                "issuer": link.entry.issuer,
             }
             for link in links
         ]
     )
+
+
+def _iso_in(moment: datetime | None, tz: tzinfo) -> str | None:
+    return moment.astimezone(tz).isoformat(timespec="seconds") if moment else None
 
 
 def stable_frame(links: list[StableLink], now: datetime) -> pd.DataFrame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
 
@@ -10,11 +12,11 @@ import pandas as pd
 from dashboard.catalog import Listing, human_size
 from dashboard.durations import format_duration
 from dashboard.expiry import iso_z
-from dashboard.timefmt import in_zone, zone_name
+from dashboard.timefmt import in_zone, local, zone_name
 
 if TYPE_CHECKING:
     from dashboard.issuing import IssuedLink
-    from dashboard.store import StableLink
+    from dashboard.store import Click, StableLink
     from dashboard.strategies import Preview
 
 
@@ -89,22 +91,40 @@ def _iso_in(moment: datetime | None, tz: tzinfo) -> str | None:
     return moment.astimezone(tz).isoformat(timespec="seconds") if moment else None
 
 
-def stable_frame(links: list[StableLink], now: datetime) -> pd.DataFrame:
-    """Live stable links with their use, for the Stable links page."""
-    return pd.DataFrame(
-        [
-            {
-                "id": link.entry.id,
-                "Object": f"s3://{link.entry.bucket}/{link.entry.key}",
-                "Issuer": link.entry.issuer,
-                "Ticket": link.entry.ticket or "",
-                "Issued": link.entry.issued_at,
-                "Expires": link.expires_at,
-                "Left": format_duration(link.expires_at - now, parts=2),
-                "Clicks": link.clicks,
-                "Last click": link.last_click_at,
-            }
-            for link in links
-        ],
-        columns=["id", "Object", "Issuer", "Ticket", "Issued", "Expires", "Left", "Clicks", "Last click"],
-    )
+def shown_ip(ip: str | None) -> str:
+    """A client address as people read it: an IPv4-mapped IPv6 address (``::ffff:192.0.2.1``) is the IPv4 it carries."""
+    if not ip:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return str(mapped or address)
+
+
+def stable_facts(link: StableLink, now: datetime, tz: tzinfo) -> list[tuple[str, str]]:
+    """A stable link's columns as (label, text) pairs in the viewer's zone, for cards that wrap on a phone."""
+    e = link.entry
+    live = e.revoked_at is None and now < link.expires_at
+    expires = local(link.expires_at, tz)
+    facts = [
+        ("Ticket", e.ticket or "none"),
+        ("Issued by", e.issuer),
+        ("Issued", local(e.issued_at, tz)),
+        ("Expires" if live else "Was to expire" if e.revoked_at else "Expired", expires),
+        *([("Left", format_duration(link.expires_at - now, parts=2))] if live else []),
+        ("Clicks", f"{link.clicks:,}"),
+        ("Last click", local(link.last_click_at, tz, missing="never")),
+    ]
+    if e.revoked_at is not None:
+        facts += [("Revoked", local(e.revoked_at, tz)), ("Revoked by", e.revoked_by or "unknown")]
+    return facts
+
+
+def click_lines(clicks: Sequence[Click], tz: tzinfo) -> list[tuple[str, str]]:
+    """Recent clicks as (when and answer, client) text, newest first; the client's own words (user agent) are data."""
+    return [
+        (f"{local(c.at, tz, seconds=True)} · HTTP {c.status} · {shown_ip(c.client_ip)}", c.user_agent or "no user agent")
+        for c in clicks
+    ]

@@ -91,26 +91,3 @@ def test_browse_page_explains_a_bucket_it_may_not_open(demo_desk):
     at = open_page("browse.py", {"bucket": "not-an-allowed-bucket"})
     assert not at.exception
     assert at.selectbox[0].value == demo.BUCKETS[0]
-
-
-def test_stable_links_page_lists_live_links_and_revokes_one(demo_desk):
-    from datetime import timedelta
-
-    from dashboard import issuing
-    from dashboard.strategies import ShareRequest
-
-    link = issuing.issue(
-        demo_desk, [ShareRequest(bucket=demo.SUPPORT_BUCKET, key="README.txt", lifetime=timedelta(days=3), issuer="alice", ticket="TCK-STABLE")], "stable"
-    )[0]
-    at = AppTest.from_file(NAVIGATION, default_timeout=60)
-    at.run()
-    at.switch_page("../../pages/stable_links.py").run()
-    assert not at.exception
-    frame = at.dataframe[0].value
-    assert link.entry.id in list(frame["id"]) and "TCK-STABLE" in list(frame["Ticket"])
-    at.session_state["stable.table"] = {"selection": {"rows": [list(frame["id"]).index(link.entry.id)], "columns": []}}
-    at.run()
-    at.text_input(key="sharedesk.issuer").input("lead").run()
-    at.button(key="stable.revoke").click().run()
-    assert not at.exception
-    assert demo_desk.log.get(link.entry.id).revoked_by == "lead"

@@ -87,11 +87,14 @@ def objects_box() -> tuple[list[tuple[str, str]], bool] | None:
     return [catalog.parse_s3_uri(typed)], False
 
 
-def fact(row: DeltaGenerator, label: str, value: str, *, width: int = 150) -> DeltaGenerator:
-    """One labelled value in a row that wraps: side by side on a wide screen, two to a line on a phone."""
+def fact(row: DeltaGenerator, label: str, value: str, *, outside: bool = False, width: int = 150) -> DeltaGenerator:
+    """One labelled value in a row that wraps: side by side on a wide screen, two to a line on a phone.
+
+    ``outside`` text (keys, tickets, names) is escaped; the desk's own (times, durations) is shown as written.
+    """
     cell = row.container(width=width, gap=None)
     cell.caption(label)
-    cell.markdown(md(value))
+    cell.markdown(md(value) if outside else value)
     return cell
 
 
@@ -117,7 +120,7 @@ def strategy_cards(options: Sequence[Preview], advice: Recommendation, tz: tzinf
             fact(row, "Works until", local(e.effective_expires_at, tz, missing="unknown"))
             fact(row, "Promised expiry", local(e.nominal_expires_at, tz))
             fact(row, "Real life", format_duration(e.effective_expires_at - e.signed_at) if e.effective_expires_at else "unknown")
-            fact(row, "Bound by", str(e.bound_by))
+            fact(row, "Bound by", str(e.bound_by), outside=True)
             st.caption(f"{md(e.reason)} *{md(option.risk)}*")
 
 
@@ -128,11 +131,11 @@ def _short_of_promise(option: Preview, lifetime: timedelta, tz: tzinfo) -> str |
         return None
     asked = format_duration(lifetime)
     if e.effective_expires_at is None:
-        return f"**{md(option.strategy)}** links may stop working at any time before the {md(asked)} asked: {md(e.reason)}"
+        return f"**{md(option.strategy)}** links may stop working at any time before the {asked} asked: {md(e.reason)}"
     lost = format_duration(e.nominal_expires_at - e.effective_expires_at)
     return (
-        f"**{md(option.strategy)}** links stop working at **{md(local(e.effective_expires_at, tz))}**, "
-        f"{md(lost)} before the {md(asked)} asked. {md(e.reason)}"
+        f"**{md(option.strategy)}** links stop working at **{local(e.effective_expires_at, tz)}**, "
+        f"{lost} before the {asked} asked. {md(e.reason)}"
     )
 
 
@@ -161,7 +164,7 @@ def _links_word(n: int) -> str:
     return f"{n} link{'' if n == 1 else 's'}"
 
 
-@st.dialog("Issue these links?", on_dismiss=lambda: st.session_state.pop(_PENDING, None))
+@st.dialog("Issue these links?", width="medium", on_dismiss=lambda: st.session_state.pop(_PENDING, None))
 def _confirm(desk: Desk, requests: list[ShareRequest], strategy: str, verify: bool, sentences: list[str]) -> None:
     for sentence in sentences:
         st.markdown(sentence)
@@ -181,7 +184,7 @@ def _questions(done: Issued | None, option: Preview, n: int, lifetime: timedelta
     if done is not None:
         ids = ", ".join(str(link.entry.id) for link in done.links[:10]) + (" …" if len(done.links) > 10 else "")
         questions.append(
-            f"These {_links_word(len(done.links))} were already issued at {md(local(done.at, tz))} (log {md(ids)}). "
+            f"These {_links_word(len(done.links))} were already issued at {local(done.at, tz)} (log {ids}). "
             f"Issuing again makes {_links_word(n)} more, each recorded; the first ones keep working."
         )
     if short := _short_of_promise(option, lifetime, tz):
@@ -199,7 +202,7 @@ def issue_button(desk: Desk, requests: list[ShareRequest], option: Preview, life
     else:
         label = f"Issued {_links_word(len(done.links))} with {option.strategy} at {local(done.at, tz)}: issue again?"
     # A fixed key: a second click that arrives after the first one's links exist is a click on "issue again?".
-    if st.button(md(label), type="primary" if done is None else "secondary", icon=":material/link:", key="share.issue"):
+    if st.button(label, type="primary" if done is None else "secondary", icon=":material/link:", key="share.issue"):
         if questions:
             st.session_state[_PENDING] = rid
         elif _issue(desk, requests, option.strategy, verify):
@@ -232,7 +235,7 @@ def results(rid: RequestId, tz: tzinfo) -> None:
     for link in links[:50]:
         e = link.entry
         end = local(e.effective_expires_at, tz, missing="an unknown time (the credentials' expiry is not visible)")
-        st.markdown(f"{md_code(e.key)} · {md(e.strategy)} · works until {md(end)} · log {e.id}")
+        st.markdown(f"{md_code(e.key)} · {md(e.strategy)} · works until {end} · log {e.id}")
         st.code(link.url, language=None, wrap_lines=True)
     if len(links) > 50:
         st.caption(f"… and {len(links) - 50} more in the CSV.")

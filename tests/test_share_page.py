@@ -25,7 +25,7 @@ def share_page(keys: list[str], *, name: str | None = "alice") -> AppTest:
 
 
 def card_text(at: AppTest, strategy: str) -> str:
-    return "\n".join(str(getattr(node, "value", "")) for node in at.container(f"share.card.{strategy}"))
+    return "\n".join(str(getattr(node, "value", "")) for node in at.container(f"share-card-{strategy}"))
 
 
 def issue_button(at: AppTest):

@@ -38,7 +38,7 @@ def stable_page(name: str | None = "lead") -> AppTest:
 
 
 def card(at: AppTest, link_id: int) -> str:
-    return "\n".join(str(getattr(node, "value", "")) for node in at.container(f"stable.card.{link_id}"))
+    return "\n".join(str(getattr(node, "value", "")) for node in at.container(f"stable-card-{link_id}"))
 
 
 def dialog(at: AppTest) -> str:
@@ -75,7 +75,7 @@ def test_stable_links_page_revokes_exactly_one_link_after_a_dialog_that_names_it
     assert f"Link {first.id} revoked by lead" in at.success[0].value
     assert not dialog(at)  # closed, and nothing else is selected or armed
     assert "stable.pending" not in at.session_state
-    assert f"stable.card.{first.id}" not in [b.key for b in at._tree if getattr(b, "key", None)]
+    assert f"stable-card-{first.id}" not in [b.key for b in at._tree if getattr(b, "key", None)]
 
     # The last live link too: no error box, an empty list that says so.
     at.button(key=f"stable.revoke.{second.id}").click().run()
@@ -135,7 +135,7 @@ def test_stable_links_page_keeps_revoked_and_expired_links_listable(demo_desk, l
     control.set_value("expired").run()
     assert "Expired" in card(at, expired.id) and "dave" in card(at, expired.id)
     control.set_value("all").run()
-    assert {revoked.id, expired.id} <= {int(b.key.rsplit(".", 1)[1]) for b in at._tree if (getattr(b, "key", None) or "").startswith("stable.card.")}
+    assert {revoked.id, expired.id} <= {int(b.key.rsplit("-", 1)[1]) for b in at._tree if (getattr(b, "key", None) or "").startswith("stable-card-")}
 
 
 def test_stable_links_page_shows_ipv4_mapped_client_addresses_as_ipv4(demo_desk, log):

@@ -183,21 +183,21 @@ def details_panel(desk: Desk, tz: tzinfo, bucket: str, prefix: str) -> None:
         st.warning(str(exc), icon=":material/warning:")
         return
     info = details.info
-    with st.container(border=True, key="browse.details"):
+    with st.container(border=True, key="browse-details"):
         head, close = st.columns([5, 1], vertical_alignment="center")
         head.subheader("Object details")
         if close.button("Close", icon=":material/close:", key="browse.details.close", type="tertiary"):
             st.session_state.pop(_DETAIL, None)
             st.rerun()
         st.text(info.s3_uri)
-        facts = [
-            ("Size", f"{catalog.human_size(info.size)} ({info.size:,} bytes)"),
-            ("Last modified", local(info.last_modified, tz)),
-            ("Content type", details.content_type),
-            ("Storage class", info.storage_class),
-            ("Version", details.version_id or "unversioned bucket"),
-            ("Download", "ready" if details.downloadable else "restore first: it is in an archive storage class"),
+        facts = [  # (label, value, outside text?)
+            ("Size", f"{catalog.human_size(info.size)} ({info.size:,} bytes)", False),
+            ("Last modified", local(info.last_modified, tz), False),
+            ("Content type", details.content_type, True),
+            ("Storage class", info.storage_class, True),
+            ("Version", details.version_id or "unversioned bucket", details.version_id is not None),
+            ("Download", "ready" if details.downloadable else "restore first: it is in an archive storage class", False),
         ]
-        for column, (label, value) in zip(st.columns(3) + st.columns(3), facts):
+        for column, (label, value, outside) in zip(st.columns(3) + st.columns(3), facts):
             column.caption(label)
-            column.markdown(md(value))
+            column.markdown(md(value) if outside else value)

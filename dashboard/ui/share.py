@@ -102,7 +102,7 @@ def strategy_cards(options: Sequence[Preview], advice: Recommendation, tz: tzinf
     """Every strategy side by side as cards (they wrap on a phone): real and nominal expiry, what binds it, why."""
     st.caption(f"Times in your time zone, {md(zone_name(tz))}.")
     for option in options:
-        with st.container(border=True, key=f"share.card.{option.strategy}"):
+        with st.container(border=True, key=f"share-card-{option.strategy}"):
             head = st.container(horizontal=True, vertical_alignment="center", gap="small")
             head.markdown(f"**{md(option.strategy)}**", width="content")
             if option.strategy == advice.strategy:

@@ -64,14 +64,14 @@ def _ask(action: str, link_id: int) -> None:
 def card(desk: Desk, link: StableLink, now: datetime, tz: tzinfo, who: str | None) -> None:
     e = link.entry
     state = stable_admin.state_of(link, now)
-    with st.container(border=True, key=f"stable.card.{e.id}"):
+    with st.container(border=True, key=f"stable-card-{e.id}"):
         head = st.container(horizontal=True, vertical_alignment="center", gap="small")
         head.markdown(f"**Link {e.id}**", width="content")
         head.badge(state, color=BADGES[state])
         st.markdown(md_code(f"s3://{e.bucket}/{e.key}"))
         row = st.container(horizontal=True, gap="small")
         for label, value in stable_facts(link, now, tz):
-            fact(row, label, value, outside=label in OUTSIDE, width=140)
+            fact(row, label, value, outside=label in OUTSIDE, width=155)
         if state == "live":
             actions = st.container(horizontal=True, gap="small")
             why = None if who else "Type your name in the sidebar first: the log records who revoked or extended a link."

@@ -131,7 +131,7 @@ def object_table(listing: catalog.Listing, frame: pd.DataFrame, table_key: str, 
         width="stretch",
         column_order=["Name", "Size", "Last modified", "Storage class", "Download", "Details"],
         column_config={
-            "Name": st.column_config.TextColumn(width="medium"),
+            "Name": st.column_config.TextColumn(width="medium", pinned=True),  # stays in view when a phone scrolls the table
             "Last modified": st.column_config.DatetimeColumn(format=DATETIME_FORMAT, help=f"In your time zone, {zone_name(tz)}."),
             "Download": st.column_config.TextColumn(help="Objects in an archive storage class must be restored before anyone can download them."),
             "Details": st.column_config.ButtonColumn(

@@ -12,6 +12,7 @@ import pandas as pd
 from dashboard.catalog import Listing, human_size
 from dashboard.durations import format_duration
 from dashboard.expiry import iso_z
+from dashboard.safetext import visible
 from dashboard.timefmt import in_zone, local, zone_name
 
 if TYPE_CHECKING:
@@ -24,18 +25,16 @@ def listing_frame(listing: Listing, tz: tzinfo = UTC) -> pd.DataFrame:
     """One row per object of a listing page; times in the viewer's zone; a Details button label per row."""
     rows = [
         {
-            "Name": obj.name,
+            "Name": visible(obj.name),  # a key's control characters show as escapes, even in a cell
             "Size": human_size(obj.size),
             "Last modified": obj.last_modified,
             "Storage class": obj.storage_class,
             "Download": "restore first" if obj.archived else "ready",
             "Details": "Details",
-            "key": obj.key,
-            "bytes": obj.size,
         }
         for obj in listing.objects
     ]
-    frame = pd.DataFrame(rows, columns=["Name", "Size", "Last modified", "Storage class", "Download", "Details", "key", "bytes"])
+    frame = pd.DataFrame(rows, columns=["Name", "Size", "Last modified", "Storage class", "Download", "Details"])
     frame["Last modified"] = in_zone(frame["Last modified"], tz)
     return frame
 
@@ -71,7 +70,7 @@ def issued_frame(links: list[IssuedLink], tz: tzinfo = UTC) -> pd.DataFrame:
         [
             {
                 "log_id": link.entry.id,
-                "object": f"s3://{link.entry.bucket}/{link.entry.key}",
+                "object": visible(f"s3://{link.entry.bucket}/{link.entry.key}"),
                 "strategy": link.entry.strategy,
                 "url": link.url,
                 f"real_expiry ({zone})": _iso_in(link.entry.effective_expires_at, tz),

@@ -7,6 +7,7 @@ reached the page (as text) and was not merely absent.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+import re
 from dataclasses import dataclass
 
 import cmarkgfm
@@ -34,6 +35,14 @@ TICKETS = ("[TCK-1](https://evil.example/t)", "=cmd|' /C calc'!A0 evil.example",
 NOTES = ("![note](https://evil.example/n.png)", "<script>alert('evil.example')</script>")
 ISSUERS = ("[alice](https://evil.example/u)", "<b>mallory</b> evil.example")
 FILENAME = "[name](https://evil.example/f).pdf"
+#: A pasted SigV4 link whose key and signed-headers value are Markdown (a link, and an image that would load on sight).
+PASTED_URL = (
+    "https://sharedesk-demo-support.s3.us-east-1.amazonaws.com/%5Bx%5D(https:%2F%2Fevil.example%2Fk).txt"
+    "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20261201%2Fus-east-1%2Fs3%2Faws4_request"
+    "&X-Amz-Date=20261201T000000Z&X-Amz-Expires=3600"
+    "&X-Amz-SignedHeaders=host%3B!%5Bp%5D(https%3A%2F%2Fevil.example%2Fp.png)"
+    "&X-Amz-Signature=" + "0" * 64
+)
 
 
 @dataclass(frozen=True)
@@ -104,11 +113,23 @@ def markup(nodes: Iterable[object]) -> list[Markup]:
     return found
 
 
+#: Control and invisible formatting characters (bidirectional overrides included) that must reach no page raw;
+#: newlines are the structure of code blocks and messages, and the word joiner is md()'s own autolink guard.
+RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+
+
+def raw_controls(nodes: Iterable[object]) -> list[str]:
+    """Shown strings that carry a raw control character (they should show it as an escape, e.g. \\x1b)."""
+    return [repr(line)[:120] for line in shown_text(nodes).splitlines() if RAW_CONTROL.search(line)]
+
+
 def shown_text(nodes: Iterable[object]) -> str:
     """Everything a page shows as text, table cells and options included: proof that hostile values reached it."""
     parts = []
     for node in nodes:
-        for attribute in ("value", "label", "options"):
+        # A choice widget's value is what it returns; what it shows are its (formatted) options.
+        chooser = str(getattr(node, "type", "")) in {"multiselect", "selectbox", "radio", "button_group"}
+        for attribute in ("label", "options") if chooser else ("value", "label", "options"):
             value = _attribute(node, attribute)
             if value is None or callable(value):
                 continue

@@ -154,6 +154,7 @@ def _stable_links(page: PageSpec) -> Iterator[Step]:
 
 def _inspect(page: PageSpec) -> Iterator[Step]:
     yield "a hostile ticket in ?q=", _open(page, {"q": hostile.TICKETS[0]})
+    yield "a pasted link with a hostile key and signed headers in ?q=", _open(page, {"q": hostile.PASTED_URL})
 
 
 def _default(page: PageSpec) -> Iterator[Step]:
@@ -178,6 +179,8 @@ def test_hostile_text_never_becomes_a_link_image_or_html_on_the_page(hostile_des
         assert not at.exception, f"{page.title}, {step}: {[e.value for e in at.exception]}"
         found = hostile.markup(nodes)
         assert not found, f"{page.title}, {step}:\n" + "\n".join(str(m) for m in found)
+        controls = hostile.raw_controls(nodes)
+        assert not controls, f"{page.title}, {step}: raw control characters shown: {controls}"
         reached = reached or hostile.MARKER in hostile.shown_text(nodes).replace(WORD_JOINER, "").replace("\\", "")
     assert reached, f"{page.title} never showed any hostile value: the harness did not reach it"
 

@@ -17,7 +17,7 @@ import streamlit as st
 from dashboard import catalog
 from dashboard.desk import Desk
 from dashboard.errors import DeskError
-from dashboard.safetext import md, md_code
+from dashboard.safetext import md, md_code, visible
 from dashboard.timefmt import DATETIME_FORMAT, local, zone_name
 from dashboard.ui.frame import pick, selection
 
@@ -189,7 +189,7 @@ def details_panel(desk: Desk, tz: tzinfo, bucket: str, prefix: str) -> None:
         if close.button("Close", icon=":material/close:", key="browse.details.close", type="tertiary"):
             st.session_state.pop(_DETAIL, None)
             st.rerun()
-        st.text(info.s3_uri)
+        st.text(visible(info.s3_uri))
         facts = [  # (label, value, outside text?)
             ("Size", f"{catalog.human_size(info.size)} ({info.size:,} bytes)", False),
             ("Last modified", local(info.last_modified, tz), False),

@@ -21,7 +21,7 @@ from dashboard.desk import Desk
 from dashboard.durations import format_duration
 from dashboard.errors import DeskError
 from dashboard.issuing import IssuedLink, Recommendation
-from dashboard.safetext import csv_frame, md, md_code
+from dashboard.safetext import csv_frame, md, md_code, visible
 from dashboard.strategies import Preview, ShareRequest
 from dashboard.tables import issued_frame
 from dashboard.timefmt import local, zone_name
@@ -56,7 +56,7 @@ def _objects_changed() -> None:
 
 def _object_label(uri: str) -> str:
     """The file name first, so a narrow chip still shows which file it is."""
-    folder, _, name = uri.removeprefix("s3://").rpartition("/")
+    folder, _, name = visible(uri).removeprefix("s3://").rpartition("/")
     return f"{name} · {folder}/" if folder else name
 
 
@@ -240,7 +240,7 @@ def results(rid: RequestId, tz: tzinfo) -> None:
     if len(links) > 50:
         st.caption(f"… and {len(links) - 50} more in the CSV.")
     st.markdown("**Message for the customer**")
-    st.code(issuing.customer_message(links[:50]), language=None, wrap_lines=True)
+    st.code(visible(issuing.customer_message(links[:50])), language=None, wrap_lines=True)
     if len(links) > 1:
         st.download_button(
             "Download all links (CSV)",

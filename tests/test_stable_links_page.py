@@ -145,3 +145,15 @@ def test_stable_links_page_shows_ipv4_mapped_client_addresses_as_ipv4(demo_desk,
     shown = card(at, entry.id)
     assert "203\\.0\\.113\\.9" in shown
     assert "ffff" not in shown
+
+
+def test_stable_links_page_says_in_a_sentence_when_the_log_cannot_be_read(demo_desk, log, monkeypatch):
+    from dashboard.store import LogReadError
+
+    def unreadable(*args, **kwargs):
+        raise LogReadError("The issuance log could not be read (database is locked): try again in a moment.")
+
+    monkeypatch.setattr(log, "count_stable", unreadable)
+    at = stable_page(name=None)
+    assert not at.exception
+    assert at.error[0].value == "The issuance log could not be read (database is locked): try again in a moment."

@@ -1,4 +1,4 @@
-"""Domain results as pandas DataFrames for display: typed columns, no formatting logic in pages."""
+"""Domain results shaped for display (DataFrames, labelled facts, text lines) in the viewer's zone: no formatting logic in pages."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from dashboard.timefmt import in_zone, local, zone_name
 if TYPE_CHECKING:
     from dashboard.issuing import IssuedLink
     from dashboard.store import Click, StableLink
-    from dashboard.strategies import Preview
 
 
 def listing_frame(listing: Listing, tz: tzinfo = UTC) -> pd.DataFrame:
@@ -37,26 +36,6 @@ def listing_frame(listing: Listing, tz: tzinfo = UTC) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["Name", "Size", "Last modified", "Storage class", "Download", "Details"])
     frame["Last modified"] = in_zone(frame["Last modified"], tz)
     return frame
-
-
-def preview_frame(previews: list[Preview], recommended: str | None) -> pd.DataFrame:
-    """The side-by-side comparison of strategies the Share page shows before issuing."""
-    rows = []
-    for p in previews:
-        e = p.expiry
-        rows.append(
-            {
-                "": "★ recommended" if p.strategy == recommended else "",
-                "Strategy": p.strategy,
-                "Real expiry": e.effective_expires_at if e else None,
-                "Nominal expiry": e.nominal_expires_at if e else None,
-                "Real life": format_duration(e.effective_expires_at - e.signed_at) if e and e.effective_expires_at else ("unknown" if e else "—"),
-                "Bound by": str(e.bound_by) if e else "unavailable",
-                "Why": e.reason if e else p.unavailable,
-                "Standing risk": p.risk,
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def issued_frame(links: list[IssuedLink], tz: tzinfo = UTC) -> pd.DataFrame:

@@ -75,7 +75,9 @@ def test_every_page_at_desktop_and_phone_width(desk_server, browser: Browser, a_
     page = new_page(browser, width=width, timezone_id="Europe/Paris")
     try:
         _open(page, spec, desk_server.url)
-        page.wait_for_timeout(300)  # let the grid and the fonts lay out before measuring
+        if page.get_by_test_id("stDataFrame").count():
+            expect(page.locator('[data-testid="stDataFrame"] td[role="gridcell"]').first).to_be_attached()
+        page.wait_for_timeout(800)  # the grid paints its canvas, and the fonts settle, after the cells exist
         snap(page, f"pages/{spec.url_path}-{width}", check=False)
         if spec.url_path in MEASURED:
             assert overflowing(page) == [], f"{spec.title} at {width} px clips something"

@@ -32,9 +32,10 @@ from dashboard.urlparse import strip_secrets
 
 def base_url(domain: str) -> str | None:
     """Where links start: `https://<domain>` for a bare domain, a base URL as given; None if it is neither."""
-    text = domain.strip().rstrip("/")
+    text = domain.strip()
     if "://" not in text:
         text = f"https://{text}"
+    text = text.rstrip("/")
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018  (raises on a port that is not a number)

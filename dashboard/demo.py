@@ -232,12 +232,12 @@ def start(settings: Settings, *, share: bool, reuse: bool, desk_url: str | None 
     """
     global _SERVER, _RUNNING
     with _SERVER_LOCK:
+        # The state folder names the demo to join, so a process that runs its own
+        # demo still joins the desk recorded in another folder (and a joined demo
+        # never becomes this process's own).
+        if reuse and (record := _running_desk_server(settings)) and record.get("pid") != os.getpid():
+            return DemoServer(endpoint=record["endpoint"], owned=False, desk_url=record.get("desk_url"), cloudfront_url=record["cloudfront"])
         if _SERVER is not None:
-            return _SERVER
-        if reuse and (record := _running_desk_server(settings)):
-            _SERVER = DemoServer(
-                endpoint=record["endpoint"], owned=False, desk_url=record.get("desk_url"), cloudfront_url=record["cloudfront"]
-            )
             return _SERVER
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 

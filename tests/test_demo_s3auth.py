@@ -376,3 +376,18 @@ def test_history_sessions_are_judged_from_the_key_id_alone():
     tampered = made.access_key_id[:-1] + ("A" if made.access_key_id[-1] != "A" else "B")
     assert demo_sessions.recognise(tampered) is None
     assert demo_sessions.recognise("ASIAIOSFODNN7EXAMPLE") is None
+
+
+def test_the_desks_sessions_still_verify_after_a_moto_reset_in_the_same_process(demo_desk):
+    """A `mock_aws` test resets every moto backend, STS included; the demo's own sessions must not vanish with it."""
+    from moto import mock_aws
+
+    request = ShareRequest(bucket=demo.SUPPORT_BUCKET, key=KEY, lifetime=timedelta(hours=1), issuer="reset-test")
+    before = {strategy: issuing.issue(demo_desk, [request], strategy)[0].url for strategy in ("ambient", "role-session")}
+    with mock_aws():
+        pass  # start and stop: every backend in the process is reset
+    demo.ensure_seeded(demo_desk.demo.endpoint)
+    for strategy, url in before.items():
+        assert fetch(url).body == demo.body_of(KEY), strategy
+        again = issuing.issue(demo_desk, [request], strategy)[0].url  # the cached session signs on
+        assert fetch(again).body == demo.body_of(KEY), strategy

@@ -20,6 +20,7 @@ import json, sys, urllib.error, urllib.request
 from urllib.parse import urlsplit
 from dashboard import demo_history
 from dashboard.desk import open_desk
+from dashboard.store import fingerprint
 from dashboard.urlparse import parse_link
 
 desk = open_desk(share_demo=True, local_url="http://127.0.0.1:9")

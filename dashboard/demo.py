@@ -27,7 +27,7 @@ import socket
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -108,15 +108,10 @@ def demo_settings(settings: Settings, endpoint: str, cloudfront_url: str | None 
         signer_secret_access_key=SIGNER_SECRET,
         # The demo distribution, its trusted key pair id and that key pair's private
         # key belong together: the edge trusts the derived demo key and no other.
-        cloudfront_domain=cloudfront_url or _edge_of(endpoint),
+        cloudfront_domain=cloudfront_url,
         cloudfront_key_pair_id=CLOUDFRONT_KEY_PAIR_ID,
         cloudfront_private_key=demo_keys.private_pem(),
     )
-
-
-def _edge_of(endpoint: str) -> str | None:
-    server = _SERVER
-    return server.cloudfront_url if server is not None and server.endpoint == endpoint else None
 
 
 # --- the servers ----------------------------------------------------------------
@@ -133,8 +128,6 @@ class _Running:
     edge: Any
     checker: demo_s3auth.QueryAuthChecker
     cloudfront: demo_edge.CloudFrontEdge
-    middleware: demo_s3auth.QueryAuthMiddleware
-    threads: list[threading.Thread] = field(default_factory=list)
 
 
 _RUNNING: _Running | None = None
@@ -190,7 +183,8 @@ def _listening_socket(preferred: int | None) -> socket.socket:
     raise OSError("no loopback port is free for the demo")
 
 
-def _serve(app: Callable[..., Any], preferred: int | None, handler: Any = None) -> tuple[Any, threading.Thread]:
+def _serve(app: Callable[..., Any], preferred: int | None, handler: Any = None) -> Any:
+    """A threaded werkzeug server for `app` on loopback, serving from a daemon thread."""
     from werkzeug.serving import make_server
 
     sock = _listening_socket(preferred)
@@ -200,7 +194,7 @@ def _serve(app: Callable[..., Any], preferred: int | None, handler: Any = None) 
         sock.close()  # werkzeug serves a duplicate of it
     thread = threading.Thread(target=server.serve_forever, name=f"demo-server-{server.port}", daemon=True)
     thread.start()
-    return server, thread
+    return server
 
 
 def _preferred_port(settings: Settings) -> int | None:
@@ -245,7 +239,7 @@ def start(settings: Settings, *, share: bool, reuse: bool, desk_url: str | None 
 
         checker = demo_s3auth.QueryAuthChecker(demo_keyring.demo_keyring, region=REGION)
         middleware = demo_s3auth.QueryAuthMiddleware(DomainDispatcherApplication(create_backend_app), checker)
-        s3, s3_thread = _serve(middleware, _preferred_port(settings), MotoRequestHandler)
+        s3 = _serve(middleware, _preferred_port(settings), MotoRequestHandler)
         endpoint = f"http://127.0.0.1:{s3.port}"
         _remember_port(settings, s3.port)
         seed(endpoint)
@@ -253,9 +247,9 @@ def start(settings: Settings, *, share: bool, reuse: bool, desk_url: str | None 
             trusted_keys={CLOUDFRONT_KEY_PAIR_ID: demo_keys.public_key()},
             origin=demo_edge.S3Origin(endpoint, origin_bucket, REGION),
         )
-        edge, edge_thread = _serve(cloudfront, None)
+        edge = _serve(cloudfront, None)
         cloudfront_url = f"http://127.0.0.1:{edge.port}"
-        _RUNNING = _Running(s3=s3, edge=edge, checker=checker, cloudfront=cloudfront, middleware=middleware, threads=[s3_thread, edge_thread])
+        _RUNNING = _Running(s3=s3, edge=edge, checker=checker, cloudfront=cloudfront)
         if share:
             path = _record_path(settings)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -266,16 +260,6 @@ def start(settings: Settings, *, share: bool, reuse: bool, desk_url: str | None 
             tmp.replace(path)
         _SERVER = DemoServer(endpoint=endpoint, owned=True, desk_url=desk_url, cloudfront_url=cloudfront_url)
         return _SERVER
-
-
-def s3_checker() -> demo_s3auth.QueryAuthChecker | None:
-    """The checker of the demo S3 this process serves (None when it joined another process's demo)."""
-    return _RUNNING.checker if _RUNNING is not None else None
-
-
-def cloudfront_edge() -> demo_edge.CloudFrontEdge | None:
-    """The demo CloudFront edge this process serves (None when it joined another process's demo)."""
-    return _RUNNING.cloudfront if _RUNNING is not None else None
 
 
 @contextlib.contextmanager

@@ -47,7 +47,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -421,16 +420,12 @@ class QueryAuthMiddleware:
     def __init__(self, app: Callable[..., Iterable[bytes]], checker: QueryAuthChecker) -> None:
         self.app = app
         self.checker = checker
-        self.lock = threading.Lock()
-        self.refused = 0  # how many requests were refused (tests read it)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = S3Request.from_environ(environ)
         refusal = self.checker.check(request)
         if refusal is None:
             return self.app(environ, start_response)
-        with self.lock:
-            self.refused += 1
         request_id, host_id = _request_id(), _host_id()
         body = error_xml(refusal, request_id, host_id)
         reason = {400: "Bad Request", 403: "Forbidden"}.get(refusal.status, "Error")

@@ -68,6 +68,7 @@ class Source(StrEnum):
     PROXY_HEADER = "proxy-header"
     DEMO = "demo"
     CLI = "cli"
+    NAME = "name"  # known only by the name a log row or a caller gave
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class Identity:
             Source.PROXY_HEADER: "named by the trusted proxy's header",
             Source.DEMO: "typed in the demo (not verified)",
             Source.CLI: "the command line's OS user",
+            Source.NAME: "known by name only",
         }[self.source]
 
 
@@ -109,7 +111,7 @@ class Resolution:
     problem: str | None = None
 
 
-def named(name: str, source: Source = Source.CLI) -> Identity:
+def named(name: str, source: Source = Source.NAME) -> Identity:
     """An identity known only by its name (no groups): what the log can say about an issuer."""
     return Identity(name=name, source=source)
 

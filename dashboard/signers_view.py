@@ -16,7 +16,7 @@ from dashboard.signers import AtRisk, Health, Reach, SignerKey
 from dashboard.store import LogEntry
 from dashboard.timefmt import in_zone, local
 
-__all__ = ["at_risk_frame", "countdown", "links_frame", "reach_frame", "role_lines", "signer_lines"]
+__all__ = ["Line", "ambient_lines", "at_risk_frame", "cloudfront_lines", "countdown", "links_frame", "reach_frame", "reach_lines", "role_lines", "signer_lines"]
 
 
 def countdown(expires_at: datetime | None, now: datetime) -> str:
@@ -45,8 +45,6 @@ def reach_frame(found: Sequence[Reach], tz: tzinfo) -> pd.DataFrame:
                 "Strategy": r.strategy,
                 "Longest real life now": _life(r),
                 "Real expiry": r.real_expires_at,
-                "Asked": format_duration(r.asked),
-                "Why": r.why,
             }
             for r in found
         ]
@@ -56,11 +54,19 @@ def reach_frame(found: Sequence[Reach], tz: tzinfo) -> pd.DataFrame:
     return frame
 
 
-def role_lines(health: Health, tz: tzinfo) -> list[tuple[str, str]]:
-    """(label, value) pairs; values are outside text for md_code or st.text."""
+#: (label, value, shown as code): identifiers are code spans, phrases are words.
+Line = tuple[str, str, bool]
+
+
+def reach_lines(found: Sequence[Reach]) -> list[Line]:
+    """Why each strategy reaches as far as it does, asked for its own ceiling."""
+    return [(r.strategy, f"asked for {format_duration(r.asked)}: {r.why}", False) for r in found]
+
+
+def role_lines(health: Health, tz: tzinfo) -> list[Line]:
     role = health.role
     if role.arn is None:
-        return [("Signing role", "not configured (SHAREDESK_SIGNING_ROLE_ARN)")]
+        return [("Signing role", "not configured (SHAREDESK_SIGNING_ROLE_ARN)", False)]
     if role.denied:
         longest = f"unknown ({role.denied.permission} denied); the desk assumes {format_duration(timedelta(seconds=role.fallback))} (SHAREDESK_SIGNING_ROLE_MAX_SESSION)"
     else:
@@ -68,28 +74,42 @@ def role_lines(health: Health, tz: tzinfo) -> list[tuple[str, str]]:
     assumed = "the signer user's long-term key" if role.source == "signer-user" else "the desk's own credentials"
     chained = "yes: role chaining caps each session at 1 hour" if role.chained else "no: sessions get the full MaxSessionDuration"
     return [
-        ("Role ARN", role.arn),
-        ("MaxSessionDuration", longest),
-        ("Assumed with", assumed),
-        ("Assumed with temporary credentials", chained),
-        ("A fresh session lasts", format_duration(timedelta(seconds=role.session_seconds))),
+        ("Role ARN", role.arn, True),
+        ("MaxSessionDuration", longest, False),
+        ("Assumed with", assumed, False),
+        ("Assumed with temporary credentials", chained, False),
+        ("A fresh session lasts", format_duration(timedelta(seconds=role.session_seconds)), False),
     ]
 
 
-def signer_lines(key: SignerKey, now: datetime, tz: tzinfo) -> list[tuple[str, str]]:
+def signer_lines(key: SignerKey, now: datetime, tz: tzinfo) -> list[Line]:
     if key.access_key_id is None:
-        return [("Signer key", "not configured (SHAREDESK_SIGNER_ACCESS_KEY_ID or SHAREDESK_SIGNER_SECRET_ID)")]
-    lines = [("Access key id", key.access_key_id)]
+        return [("Signer key", "not configured (SHAREDESK_SIGNER_ACCESS_KEY_ID or SHAREDESK_SIGNER_SECRET_ID)", False)]
+    lines: list[Line] = [("Access key id", key.access_key_id, True)]
     if key.user:
-        lines.append(("IAM user", key.user))
+        lines.append(("IAM user", key.user, True))
     if key.status:
-        lines.append(("Status", key.status))
+        lines.append(("Status", key.status, False))
     age = key.age(now)
     if age is not None and key.created_at is not None:
-        lines.append(("Created", f"{local(key.created_at, tz)} ({age.days} days ago)"))
+        lines.append(("Created", f"{local(key.created_at, tz)} ({age.days} days ago)", False))
     if key.user and not key.denied and key.status:
-        lines.append(("Last used", local(key.last_used_at, tz, missing="never recorded")))
+        lines.append(("Last used", local(key.last_used_at, tz, missing="never recorded"), False))
     return lines
+
+
+def ambient_lines(health: Health) -> list[Line]:
+    a = health.ambient
+    return [("From", a.source, False), ("botocore method", a.method or "unknown", True), ("Access key id", a.access_key_id or "—", True), ("Kind", a.kind, False)]
+
+
+def cloudfront_lines(health: Health) -> list[Line]:
+    cf = health.cloudfront
+    return [
+        ("Key pair id", cf.key_pair_id or "not configured", bool(cf.key_pair_id)),
+        ("Distribution", cf.domain or "not configured", bool(cf.domain)),
+        ("Longest link the desk signs", f"{cf.max_days} days", False),
+    ]
 
 
 def at_risk_frame(found: Sequence[AtRisk], now: datetime, tz: tzinfo) -> pd.DataFrame:

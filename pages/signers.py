@@ -8,7 +8,7 @@ from dashboard import issuing, signers
 from dashboard.durations import format_duration
 from dashboard.errors import DeskError
 from dashboard.safetext import md, md_code
-from dashboard.signers_view import at_risk_frame, countdown, links_frame, reach_frame, role_lines, signer_lines
+from dashboard.signers_view import Line, ambient_lines, at_risk_frame, cloudfront_lines, countdown, links_frame, reach_frame, reach_lines, role_lines, signer_lines
 from dashboard.timefmt import DATETIME_FORMAT, local, zone_name
 from dashboard.ui.frame import fail, guard, viewer_tz
 from dashboard.ui.identity import identity, missing_issuer_message
@@ -29,8 +29,8 @@ for warning in health.warnings:
     st.warning(md(warning), icon=":material/warning:")
 
 
-def lines(pairs: list[tuple[str, str]]) -> None:
-    st.markdown("  \n".join(f"**{md(label)}** · {md_code(value)}" for label, value in pairs))
+def lines(found: list[Line]) -> None:
+    st.markdown("  \n".join(f"**{md(label)}** · {md_code(value) if code else md(value)}" for label, value, code in found))
 
 
 left, right = st.columns(2)
@@ -40,11 +40,11 @@ with left.container(border=True):
     if a.problem:
         st.info(md(a.problem), icon=":material/key_off:")
     else:
-        lines([("From", a.source), ("botocore method", a.method or "unknown"), ("Access key id", a.access_key_id or "—"), ("Kind", a.kind)])
+        lines(ambient_lines(health))
 
         @st.fragment(run_every=timedelta(seconds=1))
         def ticking() -> None:
-            st.metric("Expire", countdown(a.expires_at, datetime.now(UTC)), local(a.expires_at, tz, missing="") or None, delta_color="off", delta_arrow="off")
+            st.metric("Expires in", countdown(a.expires_at, datetime.now(UTC)), local(a.expires_at, tz, missing="") or None, delta_color="off", delta_arrow="off")
 
         ticking()
 with right.container(border=True):
@@ -59,16 +59,17 @@ with left.container(border=True):
         st.info(md(health.signer.denied.sentence), icon=":material/lock:")
 with right.container(border=True):
     st.subheader("CloudFront key pair")
-    cf = health.cloudfront
-    lines([("Key pair id", cf.key_pair_id or "not configured"), ("Distribution", cf.domain or "not configured"), ("Longest link the desk signs", f"{cf.max_days} days")])
+    lines(cloudfront_lines(health))
 
 st.subheader("What each strategy can give a link issued now")
 st.dataframe(
     reach_frame(health.reach, tz),
     hide_index=True,
     width="stretch",
-    column_config={"Real expiry": st.column_config.DatetimeColumn(format=DATETIME_FORMAT), "Why": st.column_config.TextColumn(width="large")},
+    column_config={"Real expiry": st.column_config.DatetimeColumn(format=DATETIME_FORMAT)},
 )
+for strategy, why, _ in reach_lines(health.reach):
+    st.caption(f"**{md(strategy)}** — {md(why)}")
 
 st.subheader(f"Links at risk ({len(risky)})")
 st.caption(f"Live links whose credentials end before their promise, soonest first. Times in {zone_name(tz)}.")

@@ -281,3 +281,37 @@ def test_listing_shows_a_viewer_only_the_way_to_its_grant(listing_s3):
         catalog.list_browsable_page(listing_s3, RULES, STRANGER, "reports-bucket", "reports-archive/")
     assert catalog.browsable_buckets(listing_s3, (), RULES, STRANGER) == ["reports-bucket"]
     assert catalog.browsable_buckets(listing_s3, (), RULES, SAM) == ["files-bucket", "reports-bucket"]
+
+
+def test_the_readme_example_policy_parses_and_means_what_it_says():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    text = readme.split("## Sharing policy", 1)[1].split("```toml", 1)[1].split("```", 1)[0]
+    rules = parse(text, "README.md")
+    assert rules.role_name_for(person("x@example.com", department="support-ops")) == "lead"
+    assert rules.share_refusal(SAM, "reports-bucket", "reports-archive/q3.pdf", "iam-user", H) is not None
+    assert rules.share_refusal(SAM, "files-bucket", "customers/acme/x.pdf", "cloudfront", D) is None  # "*" = "1d"
+
+
+def test_outside_the_demo_no_identity_means_no_issuing_revoking_or_extending(tmp_path):
+    from dashboard import issuing, stable_admin
+    from dashboard.aws import Aws
+    from dashboard.config import Settings
+    from dashboard.desk import Desk
+    from dashboard.errors import BadInput
+    from dashboard.strategies import ShareRequest
+
+    settings = Settings(demo=False, database_url=str(tmp_path / "log.sqlite3"), state_dir=tmp_path, buckets=("b-bucket",))
+    desk = Desk(settings=settings, aws=Aws(settings))
+    with pytest.raises(BadInput, match="does not know who is issuing"):
+        issuing.issue(desk, [ShareRequest(bucket="b-bucket", key="k.pdf", lifetime=H, issuer=" ")], "iam-user")
+    with pytest.raises(BadInput, match="does not know who is revoking"):
+        stable_admin.revoke(desk, 1, "")
+    with pytest.raises(BadInput, match="does not know who is extending"):
+        stable_admin.extend(desk, 1, "", datetime_now_plus(D))
+    assert desk.log.count() == 0
+
+
+def datetime_now_plus(delta: timedelta):
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC) + delta

@@ -83,6 +83,7 @@ else:
         on_select="rerun",
         selection_mode="single-row",
         key="signers.at_risk",
+        column_order=["Log id", "Dies at", "Left", "Lost", "Object", "Ticket", "Issuer", "Strategy", "Promised until"],
         column_config={c: st.column_config.DatetimeColumn(format=DATETIME_FORMAT) for c in ("Dies at", "Promised until")},
     )
     rows = table.selection.rows
@@ -114,7 +115,9 @@ else:
                     st.session_state.pop(ASKING, None)
                     st.rerun()
 
-            if st.button(f"Re-issue link {chosen.id} with {plan.strategy}…", icon=":material/autorenew:", key=f"signers.rescue:{chosen.id}"):
+            earlier = st.session_state.get(RESCUED)
+            again = f" again (already re-issued as log entry {earlier[1].entry.id})" if earlier and earlier[0] == chosen.id and not isinstance(earlier[1], str) else ""
+            if st.button(f"Re-issue link {chosen.id} with {plan.strategy}{again}…", icon=":material/autorenew:", key=f"signers.rescue:{chosen.id}"):
                 st.session_state[ASKING] = chosen.id
             if st.session_state.get(ASKING) == chosen.id:
                 confirm()

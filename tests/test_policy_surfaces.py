@@ -163,3 +163,15 @@ def test_browsing_outside_the_roles_grants_is_refused_by_the_command_line_as_by_
     assert "manuals/" in shown and "customers/" not in shown and "README.txt" not in shown
     assert main(["ls"]) == 0
     assert capsys.readouterr().out.split() == [f"s3://{demo.SUPPORT_BUCKET}/"]
+
+    page = AppTest.from_file(NAVIGATION, default_timeout=60)
+    page.query_params.update(bucket=demo.SUPPORT_BUCKET, prefix="customers/")
+    page.run()
+    assert not page.exception
+    assert "roles.viewer.browse" in page.error[0].value and err.strip().endswith(page.error[0].value)
+    root = AppTest.from_file(NAVIGATION, default_timeout=60)
+    root.query_params.update(bucket=demo.SUPPORT_BUCKET, prefix="")
+    root.run()
+    assert [b.label for b in root.button if b.key and b.key.startswith("folder:")] == ["manuals/"]
+    assert [s.options for s in root.selectbox][0] == [demo.SUPPORT_BUCKET]
+    assert not root.dataframe  # README.txt at the root is outside the grant

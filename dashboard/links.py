@@ -89,6 +89,8 @@ class Resolver:
             outcome = Outcome(410, title="This link was withdrawn", message="The sender withdrew this download link. Ask your support contact for a new link.")
         elif now >= link.expires_at:
             outcome = Outcome(410, title="This link has expired", message="This download link has expired. Ask your support contact for a new link.")
+        elif _policy_refusal(self.desk, link):
+            outcome = Outcome(403, title="This link was withdrawn", message="The sender's sharing policy no longer allows this file to be shared. Ask your support contact.")
         else:
             try:
                 location = self._cached(link, now)
@@ -140,6 +142,16 @@ class Resolver:
                 self.minted += 1
             return signed.url
         raise last or DeskError("No signer is available to mint a download URL.")
+
+
+def _policy_refusal(desk: Desk, link: StableLink) -> str | None:
+    """The sharing policy's word on serving this object now (the same rule the pages and the CLI apply)."""
+    from dashboard.policy import policy_for
+
+    try:
+        return policy_for(desk.settings).click_refusal(link.entry.bucket, link.entry.key)
+    except DeskError as exc:  # an unreadable policy file serves nothing rather than everything
+        return str(exc)
 
 
 def _not_found() -> Outcome:

@@ -8,12 +8,13 @@ from dashboard.errors import DeskError
 from dashboard.strategies import ShareRequest
 from dashboard.ui import share
 from dashboard.ui.frame import fail, guard, viewer_tz
-from dashboard.ui.identity import issuer, missing_issuer_message
+from dashboard.ui.identity import identity, missing_issuer_message
 
 desk = guard()
 tz = viewer_tz()
 st.title("Share")
-who = issuer(desk)
+actor = identity(desk)
+who = actor.name if actor else None
 
 try:
     chosen_objects = share.objects_box()
@@ -43,7 +44,7 @@ requests = [
     ShareRequest(bucket=b, key=k, lifetime=lifetime, issuer=who or "", filename=(filename if len(targets) == 1 else None) or None, ticket=ticket, note=note)
     for b, k in targets
 ]
-options = issuing.previews(desk, requests[0])
+options = issuing.previews(desk, requests[0], actor=actor)
 advice = issuing.recommend(options, lifetime)
 st.subheader("Real expiry of each strategy")
 share.strategy_cards(options, advice, tz)
@@ -68,5 +69,5 @@ if not who:
     fail(missing_issuer_message(desk))
 
 option = next(p for p in options if p.strategy == chosen)
-share.issue_button(desk, requests, option, lifetime, tz, verify=not picked)
+share.issue_button(desk, requests, option, lifetime, tz, verify=not picked, actor=actor)
 share.results(rid, tz)

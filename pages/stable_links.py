@@ -5,16 +5,17 @@ from datetime import datetime, timezone
 import streamlit as st
 
 from dashboard import stable_admin
+from dashboard.safetext import md
 from dashboard.store import LogError
 from dashboard.timefmt import zone_name
 from dashboard.ui import stable
 from dashboard.ui.frame import fail, guard, viewer_tz
-from dashboard.ui.identity import issuer
+from dashboard.ui.identity import identity, missing_issuer_message
 
 desk = guard()
 tz = viewer_tz()
 st.title("Stable links")
-who = issuer(desk)
+who = identity(desk)
 now = datetime.now(timezone.utc)
 stable.flash()
 
@@ -37,7 +38,7 @@ if not links:
 shown = f"The newest {len(links):,} of {counts[listing]:,}" if counts[listing] > len(links) else f"{len(links):,}"
 st.caption(f"{shown} {'' if listing == 'all' else listing + ' '}stable link(s), newest first. Times in your time zone, {zone_name(tz)}.")
 if not who:
-    st.info("Type your name in the sidebar to revoke or extend a link: the log records who did.", icon=":material/badge:")
+    st.info(md(missing_issuer_message(desk)), icon=":material/badge:")
 try:
     for link in stable.page_of(links, listing):
         stable.card(desk, link, now, tz, who)

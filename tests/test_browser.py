@@ -14,7 +14,9 @@ from __future__ import annotations
 import re
 
 from dashboard import demo
-from tests.browsing import (  # noqa: F401  (browser and page are fixtures)
+from tests.browsing import (  # noqa: F401  (browser and page are fixtures; CHROMIUM* for other modules)
+    CHROMIUM,
+    CHROMIUM_ARGS,
     FIRST_RENDER,
     RERUN,
     browse_url,

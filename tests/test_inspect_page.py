@@ -73,7 +73,7 @@ def test_inspect_page_needs_a_name_before_reissuing(demo_desk):
     at = _inspect(link.url)
     button = next(b for b in at.button if b.label.startswith("Re-issue with "))
     assert button.disabled
-    assert "Type your name in the sidebar first" in texts(at)
+    assert "Type your name (demo) at the top of the page first" in texts(at)
 
 
 def test_inspect_page_shows_a_sentence_for_garbage(demo_desk):

@@ -175,5 +175,5 @@ def test_share_page_shows_no_link_when_the_log_cannot_be_written(demo_desk, monk
 
 def test_share_page_asks_for_a_name_before_issuing(demo_desk):
     at = share_page(["README.txt"], name=None)
-    assert "Type your name in the sidebar first" in at.error[0].value
+    assert "Type your name (demo) at the top of the page first" in at.error[0].value.replace("\\", "")
     assert not [b for b in at.button if b.key == "share.issue"]

@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import demo, issuing
+from dashboard.safetext import md
 from dashboard.store import Click, IssuanceLog
 from dashboard.strategies import ShareRequest
 from dashboard.ui.stable import extension_end
@@ -156,4 +157,4 @@ def test_stable_links_page_says_in_a_sentence_when_the_log_cannot_be_read(demo_d
     monkeypatch.setattr(log, "count_stable", unreadable)
     at = stable_page(name=None)
     assert not at.exception
-    assert at.error[0].value == "The issuance log could not be read (database is locked): try again in a moment."
+    assert at.error[0].value == md("The issuance log could not be read (database is locked): try again in a moment.")

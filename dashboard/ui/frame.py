@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard.config import SettingsError
 from dashboard.desk import Desk, process_desk
 from dashboard.errors import DeskError
+from dashboard.safetext import md
 from dashboard.timefmt import viewer_zone
 
 #: Session-state key holding the objects picked on Browse for the Share page:
@@ -33,6 +34,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("timeline.py", "Expiry timeline", "timeline", ":material/timeline:"),
     PageSpec("inspect.py", "Inspect", "inspect", ":material/search:"),
     PageSpec("stable_links.py", "Stable links", "stable-links", ":material/all_inclusive:"),
+    PageSpec("signers.py", "Signers", "signers", ":material/key:"),
 )
 
 
@@ -62,7 +64,8 @@ def guard() -> Desk:
 
 
 def fail(message: str) -> NoReturn:
-    st.error(message, icon=":material/error:")
+    """One sentence, then stop. It is shown as text: such sentences quote keys, tickets and names (outside text)."""
+    st.error(md(message), icon=":material/error:")
     st.stop()
 
 

@@ -20,6 +20,7 @@ from dashboard import catalog, issuing
 from dashboard.desk import Desk
 from dashboard.durations import format_duration
 from dashboard.errors import DeskError
+from dashboard.identity import Identity
 from dashboard.issuing import IssuedLink, Recommendation
 from dashboard.safetext import csv_frame, md, md_code, visible
 from dashboard.strategies import Preview, ShareRequest
@@ -139,7 +140,7 @@ def _short_of_promise(option: Preview, lifetime: timedelta, tz: tzinfo) -> str |
     )
 
 
-def _issue(desk: Desk, requests: Sequence[ShareRequest], strategy: str, verify: bool) -> bool:
+def _issue(desk: Desk, requests: Sequence[ShareRequest], strategy: str, verify: bool, actor: Identity | None) -> bool:
     """Sign and log the batch; the links are kept for this request only. False (and a sentence kept for the page) on failure."""
     rid = request_id(requests, strategy)
     bar = st.progress(0.0, text="Signing…") if len(requests) > 1 else None
@@ -149,7 +150,7 @@ def _issue(desk: Desk, requests: Sequence[ShareRequest], strategy: str, verify: 
             bar.progress(done / total, text=f"Signed {done} of {total}")
 
     try:
-        links = issuing.issue(desk, requests, strategy, verify_objects=verify, progress=signed)
+        links = issuing.issue(desk, requests, strategy, verify_objects=verify, progress=signed, actor=actor)
     except DeskError as exc:
         st.session_state.pop(_ISSUED, None)
         st.session_state[_FAILED] = (rid, f"No link was issued. {exc}")
@@ -165,12 +166,12 @@ def _links_word(n: int) -> str:
 
 
 @st.dialog("Issue these links?", width="medium", on_dismiss=lambda: st.session_state.pop(_PENDING, None))
-def _confirm(desk: Desk, requests: list[ShareRequest], strategy: str, verify: bool, sentences: list[str]) -> None:
+def _confirm(desk: Desk, requests: list[ShareRequest], strategy: str, verify: bool, actor: Identity | None, sentences: list[str]) -> None:
     for sentence in sentences:
         st.markdown(sentence)
     yes, no = st.columns(2)
     if yes.button(f"Issue {_links_word(len(requests))}", type="primary", icon=":material/link:", key="share.confirm.yes"):
-        _issue(desk, requests, strategy, verify)
+        _issue(desk, requests, strategy, verify, actor)
         st.session_state.pop(_PENDING, None)
         st.rerun()
     if no.button("Cancel", key="share.confirm.no"):
@@ -192,7 +193,9 @@ def _questions(done: Issued | None, option: Preview, n: int, lifetime: timedelta
     return questions
 
 
-def issue_button(desk: Desk, requests: list[ShareRequest], option: Preview, lifetime: timedelta, tz: tzinfo, *, verify: bool) -> None:
+def issue_button(
+    desk: Desk, requests: list[ShareRequest], option: Preview, lifetime: timedelta, tz: tzinfo, *, verify: bool, actor: Identity | None
+) -> None:
     """Issue once; afterwards the button says what was issued and asks before issuing the same links again."""
     rid = request_id(requests, option.strategy)
     done = current(rid)
@@ -205,16 +208,16 @@ def issue_button(desk: Desk, requests: list[ShareRequest], option: Preview, life
     if st.button(label, type="primary" if done is None else "secondary", icon=":material/link:", key="share.issue"):
         if questions:
             st.session_state[_PENDING] = rid
-        elif _issue(desk, requests, option.strategy, verify):
+        elif _issue(desk, requests, option.strategy, verify, actor):
             st.rerun()  # redraw the button as "Issued …" at once
     pending = st.session_state.get(_PENDING)
     if pending == rid:
-        _confirm(desk, requests, option.strategy, verify, questions)
+        _confirm(desk, requests, option.strategy, verify, actor, questions)
     elif pending is not None:
         st.session_state.pop(_PENDING, None)  # the request changed while the question was open
     failed = st.session_state.get(_FAILED)
     if failed and failed[0] == rid:
-        st.error(failed[1], icon=":material/error:")
+        st.error(md(failed[1]), icon=":material/error:")
 
 
 def current(rid: RequestId) -> Issued | None:

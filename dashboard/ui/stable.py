@@ -15,6 +15,8 @@ import streamlit as st
 from dashboard import stable_admin
 from dashboard.desk import Desk
 from dashboard.errors import DeskError
+from dashboard.identity import Identity
+from dashboard.policy import policy_for
 from dashboard.safetext import md, md_code
 from dashboard.store import StableLink
 from dashboard.tables import click_lines, stable_facts
@@ -61,7 +63,18 @@ def _ask(action: str, link_id: int) -> None:
     st.session_state[_PENDING] = (action, link_id)
 
 
-def card(desk: Desk, link: StableLink, now: datetime, tz: tzinfo, who: str | None) -> None:
+def _refusal(desk: Desk, who: Identity | None, action: str, link: StableLink) -> str | None:
+    """Why the sharing policy will not let this person revoke or extend this link, or None."""
+    if who is None:
+        return "The desk does not know who you are: the log records who revoked or extended a link, so sign in (or type your name) first."
+    try:
+        policy_for(desk.settings).check_rights(who, action, link.entry.issuer)
+    except DeskError as exc:
+        return str(exc)
+    return None
+
+
+def card(desk: Desk, link: StableLink, now: datetime, tz: tzinfo, who: Identity | None) -> None:
     e = link.entry
     state = stable_admin.state_of(link, now)
     with st.container(border=True, key=f"stable-card-{e.id}"):
@@ -74,9 +87,9 @@ def card(desk: Desk, link: StableLink, now: datetime, tz: tzinfo, who: str | Non
             fact(row, label, value, outside=label in OUTSIDE, width=155)
         if state == "live":
             actions = st.container(horizontal=True, gap="small")
-            why = None if who else "Type your name in the sidebar first: the log records who revoked or extended a link."
-            actions.button("Revoke…", icon=":material/block:", key=f"stable.revoke.{e.id}", on_click=_ask, args=("revoke", e.id), disabled=not who, help=why)
-            actions.button("Extend…", icon=":material/update:", key=f"stable.extend.{e.id}", on_click=_ask, args=("extend", e.id), disabled=not who, help=why)
+            for action, label, icon in (("revoke", "Revoke…", ":material/block:"), ("extend", "Extend…", ":material/update:")):
+                why = _refusal(desk, who, action, link)
+                actions.button(label, icon=icon, key=f"stable.{action}.{e.id}", on_click=_ask, args=(action, e.id), disabled=why is not None, help=md(why) if why else None)
         if link.clicks:
             with st.expander(f"Recent clicks ({min(link.clicks, 20)} of {link.clicks:,})"):
                 for when, client in click_lines(desk.log.clicks_for(e.id, limit=20), tz):
@@ -103,7 +116,7 @@ def _cancel() -> None:
 
 
 @st.dialog("Revoke this link?", width="medium", on_dismiss=_cancel)
-def _revoke_dialog(desk: Desk, link_id: int, who: str, tz: tzinfo) -> None:
+def _revoke_dialog(desk: Desk, link_id: int, who: Identity, tz: tzinfo) -> None:
     link = desk.log.get_stable(link_id)
     if link is None or link.entry.revoked_at is not None:
         st.info("This link is already revoked: nothing to do.", icon=":material/info:")
@@ -112,15 +125,15 @@ def _revoke_dialog(desk: Desk, link_id: int, who: str, tz: tzinfo) -> None:
             st.rerun()
         return
     st.markdown(_naming(link, tz))
-    st.markdown(f"Its next click gets a “withdrawn” page instead of the file. This cannot be undone; it is recorded as revoked by **{md(who)}**.")
+    st.markdown(f"Its next click gets a “withdrawn” page instead of the file. This cannot be undone; it is recorded as revoked by **{md(who.name)}**.")
     yes, no = st.columns(2)
     if yes.button(f"Revoke link {link_id}", type="primary", icon=":material/block:", key="stable.revoke.confirm"):
         try:
             revoked = stable_admin.revoke(desk, link_id, who)
         except DeskError as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.error(md(str(exc)), icon=":material/error:")
             return
-        _done(f"Link {link_id} revoked by {md(who)} at {local(revoked.entry.revoked_at, tz)}: its next click gets a “withdrawn” page.")
+        _done(f"Link {link_id} revoked by {md(who.name)} at {local(revoked.entry.revoked_at, tz)}: its next click gets a “withdrawn” page.")
     if no.button("Cancel", key="stable.revoke.cancel"):
         _cancel()
         st.rerun()
@@ -133,7 +146,7 @@ def extension_end(day: date, tz: tzinfo, latest: datetime) -> datetime:
 
 
 @st.dialog("Extend this link?", width="medium", on_dismiss=_cancel)
-def _extend_dialog(desk: Desk, link_id: int, who: str, tz: tzinfo) -> None:
+def _extend_dialog(desk: Desk, link_id: int, who: Identity, tz: tzinfo) -> None:
     link = desk.log.get_stable(link_id)
     now = datetime.now(timezone.utc)
     if link is None or not link.live_at(now):
@@ -156,15 +169,15 @@ def _extend_dialog(desk: Desk, link_id: int, who: str, tz: tzinfo) -> None:
         try:
             stable_admin.extend(desk, link_id, who, until)
         except DeskError as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.error(md(str(exc)), icon=":material/error:")
             return
-        _done(f"Link {link_id} now works until {shown} (extended by {md(who)}).")
+        _done(f"Link {link_id} now works until {shown} (extended by {md(who.name)}).")
     if no.button("Cancel", key="stable.extend.cancel"):
         _cancel()
         st.rerun()
 
 
-def dialogs(desk: Desk, who: str | None, tz: tzinfo) -> None:
+def dialogs(desk: Desk, who: Identity | None, tz: tzinfo) -> None:
     """Open the dialog a card's button asked for (one per run)."""
     pending = st.session_state.get(_PENDING)
     if pending is None:

@@ -36,6 +36,7 @@ __all__ = [
     "LinkKind",
     "LinkParseError",
     "ParsedLink",
+    "is_aws_s3_host",
     "parse_link",
     "strip_secrets",
 ]
@@ -128,6 +129,11 @@ class ParsedLink:
     def display_url(self) -> str:
         """The URL with its signature, session token, policy and stable token masked, safe to show or store."""
         return strip_secrets(self.url, stable_token=self.token)
+
+    @property
+    def on_aws(self) -> bool:
+        """Whether the link points at AWS's own S3 host names (else a custom, S3-compatible endpoint or a CNAME)."""
+        return is_aws_s3_host(urlsplit(self.url).hostname or "")
 
 
 # --------------------------------------------------------------------------- masking
@@ -252,7 +258,7 @@ def parse_link(text: str, *, stable_prefix: str = "/s/") -> ParsedLink:
             "The link has a Signature but neither AWSAccessKeyId (S3) nor Key-Pair-Id (CloudFront), "
             "so it was probably cut off: paste the whole link."
         )
-    if _is_aws_s3_host(parts.hostname or ""):
+    if is_aws_s3_host(parts.hostname or ""):
         raise LinkParseError(
             "This S3 address carries no signature, so it is not a shared link: "
             "paste the full presigned link including everything after the '?'."
@@ -450,8 +456,11 @@ def _is_access_point(hostname: str) -> bool:
     return any(f".{endpoint}." in hostname for endpoint in _ACCESS_POINT_ENDPOINTS)
 
 
-def _is_aws_s3_host(hostname: str) -> bool:
+def is_aws_s3_host(hostname: str) -> bool:
+    """Whether ``hostname`` is one of AWS S3's documented host names (virtual-hosted, path-style, dual-stack, legacy, VPC...)."""
     return _parse_aws_s3_host(hostname.rstrip(".").lower()) is not None
+
+
 
 
 def _parse_aws_s3_host(hostname: str) -> tuple[str | None, str | None] | None:

@@ -142,17 +142,21 @@ class CredentialFacts:
         expires_at: datetime | None = None,
         method: str | None = None,
         label: str | None = None,
+        on_aws: bool = True,
     ) -> CredentialFacts:
-        """Classify credentials by their key id, as S3 itself would.
+        """Classify credentials as the server that checks them would.
 
-        ``ASIA`` keys and anything sent with a session token are temporary;
-        ``AKIA`` keys are long-term; anything else (custom endpoints, test
-        keys) is unknown rather than guessed.
+        A key is temporary when it comes with a session token (or, on AWS,
+        starts with ``ASIA``), and long-term otherwise. On AWS the only
+        long-term key ids start with ``AKIA``, so anything else there is
+        unknown rather than guessed; an S3-compatible endpoint (``on_aws``
+        False: MinIO, Ceph, R2, Wasabi) follows no prefix, and its own keys
+        without a session token are long-term.
         """
         key = (access_key_id or "").strip()
-        if has_session_token or key.startswith("ASIA"):
+        if has_session_token or (on_aws and key.startswith("ASIA")):
             kind = CredentialKind.TEMPORARY
-        elif key.startswith("AKIA"):
+        elif key.startswith("AKIA") or (not on_aws and key):
             kind = CredentialKind.LONG_TERM
         else:
             kind = CredentialKind.UNKNOWN

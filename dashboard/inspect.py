@@ -526,7 +526,7 @@ _Facts = tuple[datetime | None, datetime, datetime | None, BoundBy, str, Credent
 def _sigv4_facts(link: ParsedLink) -> _Facts:
     assert link.signed_at is not None and link.nominal_expires_at is not None and link.expires_seconds is not None
     signed, nominal, seconds = link.signed_at, link.nominal_expires_at, link.expires_seconds
-    credentials = CredentialFacts.from_access_key(link.access_key_id, has_session_token=link.has_session_token)
+    credentials = CredentialFacts.from_access_key(link.access_key_id, has_session_token=link.has_session_token, on_aws=link.on_aws)
     key = link.access_key_id or "unknown key"
     if not 1 <= seconds <= MAX_SIGV4_EXPIRES:
         return (
@@ -550,8 +550,9 @@ def _sigv4_facts(link: ParsedLink) -> _Facts:
         )
         return signed, nominal, None, BoundBy.CREDENTIALS, reason, credentials.kind
     if credentials.kind is CredentialKind.LONG_TERM:
+        where = "" if link.on_aws else " of the S3-compatible endpoint (no session token came with it)"
         reason = (
-            f"Signed with a long-term access key ({key}), so it runs its full {asked}, until {moment_text(nominal)}, "
+            f"Signed with a long-term access key{where} ({key}), so it runs its full {asked}, until {moment_text(nominal)}, "
             "unless that key was deactivated or deleted meanwhile."
         )
         return signed, nominal, model.effective_expires_at, model.bound_by, reason, credentials.kind
@@ -565,7 +566,7 @@ def _sigv4_facts(link: ParsedLink) -> _Facts:
 def _sigv2_facts(link: ParsedLink) -> _Facts:
     assert link.nominal_expires_at is not None
     nominal = link.nominal_expires_at
-    credentials = CredentialFacts.from_access_key(link.access_key_id, has_session_token=link.has_session_token)
+    credentials = CredentialFacts.from_access_key(link.access_key_id, has_session_token=link.has_session_token, on_aws=link.on_aws)
     legacy = "A legacy SigV2 link (refused by buckets created after 2020-06-24 and by SSE-KMS objects)"
     if credentials.kind is CredentialKind.TEMPORARY:
         reason = (

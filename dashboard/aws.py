@@ -8,6 +8,7 @@ No client is made at import time, which also keeps moto's patching reliable.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from dataclasses import dataclass, field
@@ -89,6 +90,8 @@ class CredentialSnapshot:
     method: str | None = None
     expires_at: datetime | None = None
     on_aws: bool = True  # False on an S3-compatible endpoint, whose key ids follow no AWS prefix
+    first_seen: datetime | None = None  # when this desk first saw this access key id (its last rotation, or the desk's start)
+    rotated: bool = False  # whether the desk had seen another key from the same source before this one
 
     @property
     def temporary(self) -> bool:
@@ -103,8 +106,8 @@ class CredentialSnapshot:
             return "long-term"
         return "unknown"
 
-    def facts(self, label: str | None = None) -> CredentialFacts:
-        """What the expiry model needs to know of these credentials."""
+    def facts(self, label: str | None = None, note: str | None = None) -> CredentialFacts:
+        """What the expiry model needs to know of these credentials (``note``: why they end when they do)."""
         kind = CredentialKind(self.kind)
         default = {
             CredentialKind.TEMPORARY: METHOD_LABELS.get(self.method or "", "the temporary credentials"),
@@ -117,6 +120,7 @@ class CredentialSnapshot:
             method=self.method,
             access_key_id=self.access_key_id,
             label=label or default,
+            note=note,
         )
 
 
@@ -149,6 +153,7 @@ class Aws:
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._signer_key: CredentialSnapshot | None = None
+        self._keys_seen: dict[str, datetime] = {}  # ambient access key id -> when this desk first saw it
 
     @property
     def session(self) -> boto3.Session:
@@ -247,4 +252,11 @@ class Aws:
             from botocore.exceptions import NoCredentialsError
 
             raise from_aws(NoCredentialsError()) from None
-        return snapshot(credentials, on_aws=self.on_aws)
+        frozen = snapshot(credentials, on_aws=self.on_aws)
+        # Remember when each access key id first appeared: a new one means the platform rotated the credentials.
+        with self._lock:
+            if len(self._keys_seen) > 256:
+                self._keys_seen = dict(list(self._keys_seen.items())[-16:])
+            first = self._keys_seen.setdefault(frozen.access_key_id, datetime.now(timezone.utc).replace(microsecond=0))
+            rotated = next(iter(self._keys_seen)) != frozen.access_key_id
+        return dataclasses.replace(frozen, first_seen=first, rotated=rotated)

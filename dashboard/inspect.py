@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTRACT_FIELDS",
     "Explanation",
+    "Inspection",
     "ReissuePlan",
     "explain",
     "explain_entry",
@@ -54,7 +55,11 @@ __all__ = [
     "explain_paste",
     "explain_ticket",
     "headline",
+    "inspect_input",
+    "is_alive",
+    "is_bare_token",
     "is_ticket_reference",
+    "moment_text",
     "lookup",
     "plan_reissue",
     "reissue",
@@ -315,6 +320,35 @@ def lookup(log: IssuanceLog, text: str, *, at: datetime | None = None, stable_pr
     return explain_paste(log, stripped, at=at, stable_prefix=stable_prefix)
 
 
+@dataclass(frozen=True)
+class Inspection:
+    """What the Inspect page shows for its input: the links of a paste, a ticket's links, one log entry, or nothing yet."""
+
+    what: str  # "links", "ticket", "entry", "token" or "empty"
+    explanations: tuple[Explanation, ...] = ()
+    ticket: str | None = None  # the reference, when the input was one
+
+    @property
+    def first(self) -> Explanation | None:
+        return self.explanations[0] if self.explanations else None
+
+
+def inspect_input(
+    log: IssuanceLog, text: str, *, entry_id: str | None = None, at: datetime | None = None, stable_prefix: str = "/s/"
+) -> Inspection:
+    """The page's one service: explain what was pasted or typed, or the log entry an Expiry timeline row links to."""
+    stripped = (text or "").strip()
+    if not stripped:
+        if entry_id:
+            return Inspection("entry", (explain_id(log, entry_id, at),))
+        return Inspection("empty")
+    if is_bare_token(log, stripped):
+        return Inspection("token", tuple(lookup(log, stripped, at=at, stable_prefix=stable_prefix)))
+    if is_ticket_reference(stripped):
+        return Inspection("ticket", tuple(explain_ticket(log, stripped, at)), ticket=stripped)
+    return Inspection("links", tuple(explain_paste(log, stripped, at=at, stable_prefix=stable_prefix)))
+
+
 def is_bare_token(log: IssuanceLog, text: str) -> bool:
     """Whether ``text`` is a stable link's token this desk issued (never echoed back: it is a secret)."""
     stripped = (text or "").strip()
@@ -326,7 +360,7 @@ def is_bare_token(log: IssuanceLog, text: str) -> bool:
         return False
 
 
-def ticket_rows(explanations: list[Explanation]) -> list[dict[str, Any]]:
+def ticket_rows(explanations: list[Explanation] | tuple[Explanation, ...], tz: tzinfo = UTC) -> list[dict[str, Any]]:
     """One row per link of a ticket, for a table: the log's facts and the verdict at the chosen moment."""
     rows = []
     for e in explanations:
@@ -341,7 +375,7 @@ def ticket_rows(explanations: list[Explanation]) -> list[dict[str, Any]]:
                 "State": str(e.state),
                 "Real expiry": e.effective_expires_at,
                 "Nominal expiry": e.nominal_expires_at,
-                "At a glance": headline(e),
+                "At a glance": headline(e, tz),
             }
         )
     return rows

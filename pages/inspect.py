@@ -24,9 +24,9 @@ text = st.text_area(
     "a chat message or a Safe Links / URL Defense wrapper; or the ticket it was sent under. Ctrl+Enter to inspect.",
 )
 at = view.moment(tz)
-view.forget_when_the_input_changes(text)
 if text.strip():
     st.session_state.pop(view.ENTRY, None)  # a paste replaces the log entry a timeline link opened
+view.forget_when_the_input_changes(text or f"id:{st.session_state.get(view.ENTRY)}")
 try:
     found = inspection.inspect_input(desk.log, text, entry_id=st.session_state.get(view.ENTRY), at=at)
 except DeskError as exc:

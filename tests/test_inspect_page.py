@@ -331,3 +331,17 @@ def test_inspect_page_shows_a_hostile_probe_answer_as_text(demo_desk, monkeypatc
     _button(at, "Probe it now").click().run()
     _assert_no_markup(at)
     assert any("evil.example" in t.value for t in at.text)  # the server's own words, as plain text
+
+
+def test_inspect_page_follows_a_new_address_in_the_same_session(demo_desk):
+    first = _issue(demo_desk, "iam-user")
+    second = _issue(demo_desk, "cloudfront")
+    at = _open({"id": str(first.entry.id)})
+    assert f"Log entry {first.entry.id}:" in plain(at.expander[0].label)
+    at.query_params["id"] = str(second.entry.id)  # another timeline row, same browser tab
+    at.run()
+    assert f"Log entry {second.entry.id}:" in plain(at.expander[0].label)
+    at.text_area(key="inspect.text").input(first.url).run()  # what the viewer types wins
+    assert f"Log entry {first.entry.id}:" in plain(at.expander[0].label)
+    at.run()
+    assert f"Log entry {first.entry.id}:" in plain(at.expander[0].label)

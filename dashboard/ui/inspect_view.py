@@ -47,14 +47,22 @@ STATES: dict[str, tuple[Any, str, Callable[..., Any]]] = {  # state -> (badge co
 
 
 def seed_from_query() -> None:
-    """``?q=<ticket or link>`` fills the box and ``?id=<log id>`` opens one log entry, once per session."""
-    if "inspect.seeded" in st.session_state:
+    """``?q=<ticket or link>`` fills the box and ``?id=<log id>`` opens one log entry, each time the address asks anew.
+
+    Only a change of the address counts: once the viewer types, what they
+    typed wins until they follow another link here (a timeline row, say).
+    """
+    asked = (st.query_params.get("q"), st.query_params.get("id"))
+    if st.session_state.get("inspect.query") == asked:
         return
-    st.session_state["inspect.seeded"] = True
-    if "q" in st.query_params and TEXT not in st.session_state:
-        st.session_state[TEXT] = st.query_params["q"]
-    if "id" in st.query_params:
-        st.session_state[ENTRY] = st.query_params["id"]
+    st.session_state["inspect.query"] = asked
+    q, entry = asked
+    if entry:
+        st.session_state[TEXT] = ""
+        st.session_state[ENTRY] = entry
+    elif q:
+        st.session_state[TEXT] = q
+        st.session_state.pop(ENTRY, None)
 
 
 def moment(tz: tzinfo) -> datetime:

@@ -372,3 +372,20 @@ def test_the_servers_words_are_kept_on_one_bounded_line():
     body = b"<Error><Code>Weird</Code><Message>line one\n\t\tline two " + b"x" * 1000 + b"</Message></Error>"
     result = interpret(403, {}, body)
     assert "\n" not in result.message and len(result.message) <= 300 and result.message.startswith("line one")
+
+
+def test_the_configured_cloudfront_base_and_stable_base_may_be_asked_on_loopback(stub):
+    base, seen = stub
+    targets = Targets(cloudfront=Origin.parse(base), stable_base=Origin.parse(base))  # the demo's edge is a full base URL
+    cloudfront = probe_with(f"{base}/ok/a.jpg?Expires=1&Signature=x&Key-Pair-Id=K", targets, kind=LinkKind.CLOUDFRONT)
+    stable = probe_with(f"{base}/redirect-here/s/" + "A" * 32, targets, kind=LinkKind.STABLE)
+    assert cloudfront.status == 206 and stable.status == 302 and stable.works
+    s3 = probe_with(f"{base}/ok/b/k{SIGNED}", targets, kind=LinkKind.S3_SIGV4)  # but not as an S3 endpoint: it is not one
+    assert s3.refused and len(seen) == 2
+
+
+def test_origin_parses_a_bare_domain_or_a_base_url():
+    assert Origin.parse("d111111abcdef8.cloudfront.net") == Origin("https", "d111111abcdef8.cloudfront.net", 443)
+    assert Origin.parse("http://127.0.0.1:8600/") == Origin("http", "127.0.0.1", 8600)
+    assert Origin.parse("HTTPS://Desk.Example.COM.") == Origin("https", "desk.example.com", 443)
+    assert Origin.parse("") is None and Origin.parse("ftp://x") is None and Origin.parse("http://x:99999") is None

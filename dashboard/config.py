@@ -33,7 +33,7 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("SHAREDESK_SIGNER_ACCESS_KEY_ID", "", "Access key id of the dedicated signer IAM user (`iam-user`)."),
     ("SHAREDESK_SIGNER_SECRET_ACCESS_KEY", "", "Its secret key (prefer secrets.toml or a Secrets Manager secret)."),
     ("SHAREDESK_SIGNER_SECRET_ID", "", "Secrets Manager secret holding `{\"access_key_id\", \"secret_access_key\"}`."),
-    ("SHAREDESK_CLOUDFRONT_DOMAIN", "", "CloudFront distribution domain for the `cloudfront` strategy."),
+    ("SHAREDESK_CLOUDFRONT_DOMAIN", "", "CloudFront distribution domain for the `cloudfront` strategy (links are `https://<domain>/<key>`), or a whole base URL such as `https://cdn.example.com`."),
     ("SHAREDESK_CLOUDFRONT_KEY_PAIR_ID", "", "Public key id in the distribution's trusted key group."),
     ("SHAREDESK_CLOUDFRONT_PRIVATE_KEY", "", "PEM private key (or SHAREDESK_CLOUDFRONT_PRIVATE_KEY_FILE, a path)."),
     ("SHAREDESK_CLOUDFRONT_MAX_DAYS", "365", "Longest lifetime the desk signs CloudFront links for."),

@@ -149,7 +149,7 @@ def link_chart(explanation: Explanation, tz: tzinfo = UTC) -> alt.LayerChart | N
     drawn = [str(row["what"]) for row in rows]
     colours = alt.Scale(domain=drawn, range=[palette[name] for name in drawn])
     def x_of(field: str) -> alt.X:  # every layer the same axis, or Vega-Lite merges in a default one
-        return alt.X(field, title=zone, scale=alt.Scale(type="utc"), axis=alt.Axis(format="%d %b %H:%M", labelOverlap=True, formatType="utc"))
+        return alt.X(field, title=zone, scale=alt.Scale(type="utc"), axis=alt.Axis(format="%d %b %H:%M", labelOverlap=True))  # a utc scale formats in UTC
 
     x = x_of("start:T")
     tooltip = [alt.Tooltip("what:N", title="expiry"), alt.Tooltip("from:N", title="from"), alt.Tooltip("to:N", title="to")]
@@ -157,7 +157,7 @@ def link_chart(explanation: Explanation, tz: tzinfo = UTC) -> alt.LayerChart | N
         x=x,
         x2="end:T",
         y=alt.Y("row:N", axis=None),
-        color=alt.Color("what:N", scale=colours, legend=alt.Legend(title=None, orient="top")),
+        color=alt.Color("what:N", scale=colours, legend=alt.Legend(title=None, orient="top", direction="horizontal", columns=2)),
         tooltip=tooltip,
     )
     nominal = base.transform_filter(alt.datum.what == "nominal (promised)").mark_bar(size=26, cornerRadius=3)
@@ -174,4 +174,4 @@ def link_chart(explanation: Explanation, tz: tzinfo = UTC) -> alt.LayerChart | N
             alt.Chart(moment).mark_rule(color="#111", strokeWidth=2, strokeDash=[4, 3]).encode(x=x_of("at:T"), tooltip=[alt.Tooltip("when:N", title=label_text)])
         )
         layers.append(alt.Chart(moment).mark_text(align="left", dx=4, dy=-18, fontSize=11, color="#111").encode(x=x_of("at:T"), text="label:N"))
-    return alt.LayerChart(layer=layers, height=90)
+    return alt.LayerChart(layer=layers, height=60)

@@ -109,6 +109,7 @@ def test_inspect_screens_at_both_widths(desk_server, browser, width):  # noqa: F
         expect(page.get_by_role("heading", name="Inspect")).to_be_visible(timeout=FIRST_RENDER)
         page.get_by_role("button", name="Try a cut-short link from the demo's history").click()
         expect(page.get_by_text("cut-short at").first).to_be_visible(timeout=RERUN)
+        expect(page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').first).to_be_visible(timeout=RERUN)
         snap(page, f"22-inspect-cut-short-{width}")
     finally:
         page.context.close()

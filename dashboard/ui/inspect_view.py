@@ -112,7 +112,7 @@ def show(desk: Desk, e: Explanation, tz: tzinfo, who: str | None, *, probe_allow
     _facts(e, tz)
     chart = link_chart(e, tz)
     if chart is not None:
-        st.altair_chart(chart, width="stretch")
+        st.altair_chart(chart, width="stretch", height=170)
     for note in e.found_by:
         st.caption(f":material/mail: {md(note[:1].upper() + note[1:])}")
     for warning in e.warnings:

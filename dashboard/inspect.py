@@ -1,14 +1,17 @@
 """Explain a pasted link (or a ticket's links): what it is, when it really stops working, and why.
 
-The complaint desk starts from whatever the customer sent back. The URL is
-read by :mod:`dashboard.urlparse`; its signature (or stable token) is hashed
+The complaint desk starts from whatever the customer sent back: the links
+are recovered from the paste by :mod:`dashboard.paste` (sentences, e-mails,
+wrappers) and read by :mod:`dashboard.urlparse`; each signature (or stable token) is hashed
 and looked up in the issuance log, whose row knows what the URL cannot: the
 real expiry of the credentials that signed it. A link the log does not know
 is explained as far as its URL allows, and says so, rather than guessed.
 
-No Streamlit and no network here: the Inspect page, ``python -m dashboard
-inspect`` and the tests all call :func:`explain`. Re-issuing goes through the
-issuing service, like any other link (log first, then the link).
+No Streamlit and no network here: the Inspect page (:func:`inspect_input`),
+``python -m dashboard inspect`` and the tests all explain links the same way;
+the live probe and its reconciliation with the verdict live in
+:mod:`dashboard.verdict`. Re-issuing goes through the issuing service, like
+any other link (log first, then the link).
 """
 
 from __future__ import annotations

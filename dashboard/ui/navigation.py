@@ -15,7 +15,8 @@ from dashboard.errors import DeskError
 from dashboard.ui.frame import PAGES, _desk
 from dashboard.ui.identity import prompt
 
-st.set_page_config(page_title="Share Desk", page_icon=":material/link:", layout="wide")
+# An emoji favicon is drawn in the page (a data: URL); a :material/…: one is fetched from fonts.gstatic.com on every visit.
+st.set_page_config(page_title="Share Desk", page_icon="🔗", layout="wide")
 navigation = st.navigation(
     [
         st.Page(f"../../pages/{page.file}", title=page.title, url_path=page.url_path, icon=page.icon, default=page.default)

@@ -15,7 +15,7 @@ from dashboard.errors import DeskError
 from dashboard.ui.frame import PAGES, _desk
 from dashboard.ui.identity import prompt
 
-# An emoji favicon is drawn from a data: URL; a :material: one would be fetched from fonts.gstatic.com on every visit.
+# An emoji favicon is drawn in the page (a data: URL); a :material/…: one is fetched from fonts.gstatic.com on every visit.
 st.set_page_config(page_title="Share Desk", page_icon="🔗", layout="wide")
 navigation = st.navigation(
     [

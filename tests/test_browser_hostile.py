@@ -28,7 +28,6 @@ from tests.desk_server import RunningDesk, running_desk
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 OWNED_ELSEWHERE = {
-    "inspect": "the Inspect page (tracking pixels from pasted URLs, ?q= on load) is being fixed by the inspect helper (branch inspect)",
     "timeline": "the Expiry timeline page is being fixed by the audit helper (branch audit)",
 }
 

@@ -31,9 +31,8 @@ from tests import hostile
 from tests.test_pages import NAVIGATION
 
 OWNED_ELSEWHERE = {
-    "timeline": "the Expiry timeline page is being fixed by the audit helper (branch audit); it owns this page's hostile-text fixes",
-    "inspect": "the Inspect page is being fixed by the inspect helper (branch inspect); it owns this page's hostile-text fixes",
-    "signers": "the Signers page is being built by the identity helper (branch identity); it owns this page's hostile-text fixes",
+    "timeline": "the Expiry timeline page is being fixed by the audit helper (branch audit): today its table shows a key's raw control characters (ESC, BEL) in cells",
+    "signers": "the Signers page belongs to the identity helper (branch identity): its at-risk table shows a key's raw control characters (ESC, BEL) in cells",
 }
 
 

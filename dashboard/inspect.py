@@ -42,6 +42,7 @@ from dashboard.urlparse import MAX_SIGV4_EXPIRES, LinkKind, LinkParseError, Pars
 
 if TYPE_CHECKING:
     from dashboard.desk import Desk
+    from dashboard.identity import Identity
     from dashboard.issuing import IssuedLink
     from dashboard.probe import ProbeResult
     from dashboard.store import IssuanceLog, StableLink
@@ -650,13 +651,16 @@ class ReissuePlan:
     request: ShareRequest | None
     strategy: str | None
     why: str
+    actor: Identity | None = None  # the verified person re-issuing: their groups give the policy role
 
     @property
     def possible(self) -> bool:
         return self.request is not None and self.strategy is not None
 
 
-def plan_reissue(desk: Desk, explanation: Explanation, issuer: str, *, now: datetime | None = None) -> ReissuePlan:
+def plan_reissue(
+    desk: Desk, explanation: Explanation, issuer: str, *, now: datetime | None = None, actor: Identity | None = None
+) -> ReissuePlan:
     """The same object, the same lifetime as first asked, with the strategy the desk recommends now."""
     from dashboard import catalog, issuing
     from dashboard.strategies import ShareRequest
@@ -681,10 +685,10 @@ def plan_reissue(desk: Desk, explanation: Explanation, issuer: str, *, now: date
         ticket=entry.ticket if entry else None,
         note=f"re-issue of link {entry.id}" if entry else "re-issue of a link not in the log",
     )
-    advice = issuing.recommend(issuing.previews(desk, request, now), lifetime)
+    advice = issuing.recommend(issuing.previews(desk, request, now, actor=actor), lifetime)
     if guessed:
-        return ReissuePlan(request, advice.strategy, f"The link does not say how long it was meant to last, so 1 day is asked. {advice.why}")
-    return ReissuePlan(request, advice.strategy, advice.why)
+        return ReissuePlan(request, advice.strategy, f"The link does not say how long it was meant to last, so 1 day is asked. {advice.why}", actor)
+    return ReissuePlan(request, advice.strategy, advice.why, actor)
 
 
 def reissue(desk: Desk, plan: ReissuePlan) -> IssuedLink:
@@ -693,4 +697,4 @@ def reissue(desk: Desk, plan: ReissuePlan) -> IssuedLink:
 
     if plan.request is None or plan.strategy is None:
         raise BadInput(plan.why)
-    return issuing.issue(desk, [plan.request], plan.strategy)[0]
+    return issuing.issue(desk, [plan.request], plan.strategy, actor=plan.actor)[0]

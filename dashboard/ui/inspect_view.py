@@ -27,7 +27,7 @@ from dashboard.errors import DeskError
 from dashboard.inspect import Explanation, ReissuePlan
 from dashboard.safetext import md, md_code, visible
 from dashboard.timefmt import DATETIME_FORMAT, in_zone, local, zone_name
-from dashboard.ui.identity import missing_issuer_message
+from dashboard.ui.identity import identity, missing_issuer_message
 from dashboard.urlparse import LinkKind
 
 TEXT = "inspect.text"
@@ -210,7 +210,7 @@ def _ask(desk: Desk, e: Explanation, key: str) -> None:
 
 def _reissue(desk: Desk, e: Explanation, key: str, who: str | None, tz: tzinfo) -> None:
     st.subheader("Re-issue", anchor=False)
-    plan = inspection.plan_reissue(desk, e, who or "")
+    plan = inspection.plan_reissue(desk, e, who or "", actor=identity(desk))
     st.caption(md(plan.why))
     if not plan.possible:
         return

@@ -15,7 +15,10 @@ def live_links(desk: Desk, now: datetime | None = None, limit: int = 500) -> lis
 
 
 def revoke(desk: Desk, link_id: int, by: str, now: datetime | None = None) -> StableLink:
-    """Revoke at once: the resolver checks the log on every click, in every process."""
+    """Revoke at once: the resolver checks the log on every click, in every process.
+
+    The log records it as a revoke event in its hash chain (the link's row is never rewritten).
+    """
     if not by:
         raise BadInput("The desk does not know who is revoking this link: sign in or type your name first.")
     if desk.log.get_stable(link_id) is None:
@@ -27,7 +30,10 @@ def revoke(desk: Desk, link_id: int, by: str, now: datetime | None = None) -> St
 
 
 def extend(desk: Desk, link_id: int, by: str, until: datetime, now: datetime | None = None) -> StableLink:
-    """Move a live link's expiry, never past the policy's longest life counted from its issue."""
+    """Move a live link's expiry, never past the policy's longest life counted from its issue.
+
+    Recorded as an extend event in the log's hash chain, by ``by`` at ``now``.
+    """
     now = now or datetime.now(timezone.utc)
     link = desk.log.get_stable(link_id)
     if link is None:
@@ -43,4 +49,4 @@ def extend(desk: Desk, link_id: int, by: str, until: datetime, now: datetime | N
     if until <= now:
         raise BadInput("The new expiry is in the past: choose a later time.")
     reason = f"Extended by {by} to run {format_duration(until - link.entry.issued_at)} in all; a stable link ends only at its own expiry or when revoked."
-    return desk.log.extend_stable(link_id, until, reason)
+    return desk.log.extend_stable(link_id, until, reason, by=by, at=now)

@@ -26,6 +26,7 @@ from dashboard.expiry import Caps, CredentialFacts, CredentialKind, SigningFacts
 from dashboard.store import IssuanceLog, LogEntry, NewLink, fingerprint
 from dashboard.store import audit as queries
 from dashboard.store.audit import AUDIT_STATES, AuditFilter, bulk_fill
+from tests.postgres_server import fresh_schema_url
 
 NOW = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)  # a Sunday: New York moved its clocks two weeks before
 NEW_YORK = ZoneInfo("America/New_York")
@@ -95,9 +96,27 @@ def new_link(spec: Spec, n: int) -> NewLink:
     )
 
 
+def _sqlite_location() -> str:
+    return str(Path(tempfile.mkdtemp(prefix="sharedesk-audit-")) / "log.sqlite3")
+
+
+_location = _sqlite_location
+
+
+@pytest.fixture(autouse=True)
+def _on_each_backend(log_backend, request):
+    """Every audit test runs on SQLite and on PostgreSQL (tests/conftest.py)."""
+    global _location
+    if log_backend == "postgresql":
+        server = request.getfixturevalue("postgres_url")
+        _location = lambda: fresh_schema_url(server)  # noqa: E731
+    yield log_backend
+    _location = _sqlite_location
+
+
 def fresh_log() -> IssuanceLog:
-    """A new log in a throwaway file (a log that keeps nothing is refused, even in tests)."""
-    return IssuanceLog(Path(tempfile.mkdtemp(prefix="sharedesk-audit-")) / "log.sqlite3")
+    """A new, empty log on the backend under test (a log that keeps nothing is refused, even in tests)."""
+    return IssuanceLog(_location())
 
 
 def logged(specs: list[Spec]) -> tuple[IssuanceLog, dict[int, Spec]]:
@@ -223,7 +242,7 @@ filters = hs.builds(
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(links=hs.lists(specs, max_size=30, unique_by=lambda s: s.issued_ago), f=filters)
 def test_every_figure_equals_a_python_count_for_any_links_and_filter(links, f):
     log, by_id = logged(links)
@@ -374,7 +393,9 @@ def test_demo_history_shows_credential_bound_strategies_cut_short_and_the_others
 
 
 @pytest.fixture
-def file_log(tmp_path):
+def file_log(tmp_path, log_backend):
+    if log_backend != "sqlite":
+        pytest.skip("reads the SQLite file and its query plans directly")
     with IssuanceLog(tmp_path / "log.sqlite3") as log:
         yield log
 

@@ -71,7 +71,15 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def log(db_path: Path) -> Iterator[IssuanceLog]:
+def log(database_url: str) -> Iterator[IssuanceLog]:
+    """A new log on the backend under test (SQLite and PostgreSQL, see tests/conftest.py)."""
+    with IssuanceLog(database_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def file_log(db_path: Path) -> Iterator[IssuanceLog]:
+    """A log on a SQLite file, for what only a file can show (WAL, deletion, raw access)."""
     with IssuanceLog(db_path) as opened:
         yield opened
 
@@ -189,15 +197,15 @@ def test_processes_starting_at_once_apply_each_migration_exactly_once(tmp_path: 
 
 
 def test_opening_creates_the_folder_and_puts_the_file_in_wal_mode(
-    log: IssuanceLog, db_path: Path
+    file_log: IssuanceLog, db_path: Path
 ) -> None:
     assert db_path.is_file()
     with raw(db_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
-def test_two_logs_on_one_file_both_read_and_write(db_path: Path) -> None:
-    with IssuanceLog(db_path) as first, IssuanceLog(db_path) as second:
+def test_two_logs_on_one_database_both_read_and_write(database_url: str) -> None:
+    with IssuanceLog(database_url) as first, IssuanceLog(database_url) as second:
         a = first.record(make_link(1))
         b = second.record(make_link(2))
 
@@ -335,12 +343,11 @@ def test_record_then_get_round_trips_every_field_with_times_in_utc(
     assert fetched.revoked_at is None and fetched.revoked_by is None
 
 
-def test_recorded_row_is_committed_before_record_returns(log: IssuanceLog, db_path: Path) -> None:
+def test_recorded_row_is_committed_before_record_returns(log: IssuanceLog, database_url: str) -> None:
     entry = log.record(make_link())
 
-    with raw(db_path) as other:
-        row = other.execute("SELECT issuer, key FROM links WHERE id = ?", (entry.id,)).fetchone()
-    assert row == (entry.issuer, entry.key)
+    with IssuanceLog(database_url) as other:  # its own connections, as another replica has
+        assert other.query("SELECT issuer, key FROM links WHERE id = ?", (entry.id,)) == [(entry.issuer, entry.key)]
 
 
 def test_naive_times_are_refused_before_anything_is_written() -> None:
@@ -459,7 +466,8 @@ def test_records_from_many_threads_all_land(log: IssuanceLog) -> None:
 # --- the file under a running desk ------------------------------------------
 
 
-def test_a_log_file_deleted_under_a_running_desk_refuses_before_the_next_link(log: IssuanceLog, db_path: Path) -> None:
+def test_a_log_file_deleted_under_a_running_desk_refuses_before_the_next_link(file_log: IssuanceLog, db_path: Path) -> None:
+    log = file_log
     log.record(make_link(0))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
@@ -474,7 +482,8 @@ def test_a_log_file_deleted_under_a_running_desk_refuses_before_the_next_link(lo
     assert not db_path.exists()  # and nothing was written to a file no path names
 
 
-def test_a_log_file_replaced_under_a_running_desk_is_reopened_and_migrated(log: IssuanceLog, db_path: Path) -> None:
+def test_a_log_file_replaced_under_a_running_desk_is_reopened_and_migrated(file_log: IssuanceLog, db_path: Path) -> None:
+    log = file_log
     log.record(make_link(0))
     backup = db_path.with_name("backup.sqlite3")
     newest = max(MIGRATIONS)
@@ -509,15 +518,15 @@ def test_seed_once_writes_only_into_an_empty_log(log: IssuanceLog) -> None:
     assert log.count() == 2
 
 
-def _seed_in_another_process(path: str, start: Any, results: Any) -> None:
-    with IssuanceLog(path) as log:
+def _seed_in_another_process(location: str, start: Any, results: Any) -> None:
+    with IssuanceLog(location) as log:
         start.wait()
         results.put(len(log.seed_once([make_link(n) for n in range(50)])))
 
 
-def test_processes_seeding_at_once_write_the_seed_once(tmp_path: Path) -> None:
+def test_processes_seeding_at_once_write_the_seed_once(database_url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
-    path = str(tmp_path / "fresh.sqlite3")
+    path = database_url
     start, results = ctx.Barrier(4), ctx.Queue()
     workers = [ctx.Process(target=_seed_in_another_process, args=(path, start, results)) for _ in range(4)]
     for worker in workers:
@@ -536,8 +545,9 @@ def test_processes_seeding_at_once_write_the_seed_once(tmp_path: Path) -> None:
 
 
 def test_writing_after_the_table_vanished_raises_a_sentence(
-    log: IssuanceLog, db_path: Path
+    file_log: IssuanceLog, db_path: Path
 ) -> None:
+    log = file_log
     log.record(make_link())
     with raw(db_path) as other:
         other.execute("DROP TABLE links")
@@ -606,7 +616,7 @@ def test_the_log_keeps_no_secret_it_is_given_only_as_a_fingerprint(db_path: Path
         assert secret.encode() not in stored
 
 
-def test_no_column_is_named_for_a_secret(log: IssuanceLog, db_path: Path) -> None:
+def test_no_column_is_named_for_a_secret(file_log: IssuanceLog, db_path: Path) -> None:
     with raw(db_path) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         columns = {

@@ -21,7 +21,7 @@ from tests.test_store import T0, make_link
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def build(path: Path) -> dict[str, int]:
+def build(path: str | Path) -> dict[str, int]:
     """A small log with every kind of chained row: links, a stable link, revocations, an extension.
 
     Chain order: links 1-3 (#1-3), link 4 (#4) with its stable row (#5),
@@ -46,33 +46,54 @@ def build(path: Path) -> dict[str, int]:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    path = tmp_path / "log.sqlite3"
-    build(path)
-    return path
+def db_path(database_url: str) -> str:
+    """A built log on the backend under test (named for the SQLite file it is there)."""
+    build(database_url)
+    return database_url
+
+
+class _Shell:
+    """What someone with the database and its shell (sqlite3, psql) can do: plain statements."""
+
+    def __init__(self, location: str) -> None:
+        self.postgres = location.startswith("postgresql://")
+        if self.postgres:
+            import psycopg
+
+            self.conn: Any = psycopg.connect(location, autocommit=True)
+        else:
+            self.conn = sqlite3.connect(location, isolation_level=None)
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        return self.conn.execute(sql.replace("?", "%s") if self.postgres else sql, params)
+
+    def executescript(self, sql: str) -> None:
+        if self.postgres:
+            self.conn.execute(sql)
+        else:
+            self.conn.executescript(sql)
 
 
 @contextlib.contextmanager
-def tamper(path: Path) -> Iterator[sqlite3.Connection]:
-    """What someone with the database file and the sqlite3 shell can do."""
-    conn = sqlite3.connect(path, isolation_level=None)
+def tamper(location: str | Path) -> Iterator[_Shell]:
+    shell = _Shell(str(location))
     try:
-        yield conn
+        yield shell
     finally:
-        conn.close()
+        shell.conn.close()
 
 
-def verdict_of(path: Path) -> chain.Verdict:
-    with IssuanceLog(path) as log:
+def verdict_of(location: str) -> chain.Verdict:
+    with IssuanceLog(location) as log:
         return log.verify()
 
 
-def test_an_untouched_log_verifies_every_row(db_path: Path) -> None:
+def test_an_untouched_log_verifies_every_row(db_path: str) -> None:
     verdict = verdict_of(db_path)
     assert verdict.ok and verdict.rows == 11 and verdict.last_seq == 11
 
 
-def test_the_log_is_append_only_revocations_and_extensions_are_rows_of_their_own(db_path: Path) -> None:
+def test_the_log_is_append_only_revocations_and_extensions_are_rows_of_their_own(db_path: str) -> None:
     with tamper(db_path) as conn:
         events = conn.execute("SELECT seq, kind, link_id, actor FROM link_events ORDER BY seq").fetchall()
         link4 = conn.execute("SELECT nominal_expires_at FROM links WHERE id = 4").fetchone()[0]
@@ -82,7 +103,7 @@ def test_the_log_is_append_only_revocations_and_extensions_are_rows_of_their_own
     assert first_extend == (T0 + timedelta(days=7, minutes=4)).timestamp()  # the promise as issued, kept by the event
 
 
-Tamper = Callable[[sqlite3.Connection], Any]
+Tamper = Callable[[_Shell], Any]
 
 CASES: list[tuple[str, Tamper, str, str]] = [
     # (case, what is done to the file, the row named, how)
@@ -107,8 +128,8 @@ CASES: list[tuple[str, Tamper, str, str]] = [
     (
         "insert a link by hand",
         lambda c: c.execute(
-            "INSERT INTO links (issued_at, issuer, strategy, bucket, key, signed_at, nominal_expires_at, bound_by, reason, fingerprint, display_url)"
-            " VALUES (1, 'x', 'ambient', 'b', 'k', 1, 2, 'nominal', 'r', 'f', 'u')"
+            "INSERT INTO links (id, issued_at, issuer, strategy, bucket, key, signed_at, nominal_expires_at, bound_by, reason, fingerprint, display_url)"
+            " VALUES (7, 1, 'x', 'ambient', 'b', 'k', 1, 2, 'nominal', 'r', 'f', 'u')"
         ),
         "links row 7",
         "inserted",
@@ -142,7 +163,7 @@ CASES: list[tuple[str, Tamper, str, str]] = [
 
 
 @pytest.mark.parametrize("case, change, row, how", CASES, ids=[c[0] for c in CASES])
-def test_tampering_with_the_file_is_detected_and_the_row_named(db_path: Path, case: str, change: Tamper, row: str, how: str) -> None:
+def test_tampering_with_the_file_is_detected_and_the_row_named(db_path: str, case: str, change: Tamper, row: str, how: str) -> None:
     with tamper(db_path) as conn:
         change(conn)
 
@@ -154,11 +175,10 @@ def test_tampering_with_the_file_is_detected_and_the_row_named(db_path: Path, ca
     assert "\n" not in sentence and sentence.endswith(".")
 
 
-def test_verify_log_prints_the_rows_verified_or_names_the_first_bad_row(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    log_path = state / "log.sqlite3"
+def test_verify_log_prints_the_rows_verified_or_names_the_first_bad_row(tmp_path: Path, database_url: str) -> None:
+    log_path = database_url
     build(log_path)
-    env = {"SHAREDESK_STATE_DIR": str(state), "SHAREDESK_DEMO": "0", "SHAREDESK_DATABASE_URL": str(log_path), "PATH": "/usr/bin:/bin", "AWS_REGION": "us-east-1"}
+    env = {"SHAREDESK_STATE_DIR": str(tmp_path), "SHAREDESK_DEMO": "0", "SHAREDESK_DATABASE_URL": log_path, "PATH": "/usr/bin:/bin", "AWS_REGION": "us-east-1"}
 
     def run() -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "dashboard", "verify-log"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -176,8 +196,8 @@ def test_verify_log_prints_the_rows_verified_or_names_the_first_bad_row(tmp_path
     )
 
 
-def test_the_watch_verifies_once_then_only_what_was_appended(tmp_path: Path) -> None:
-    with IssuanceLog(tmp_path / "log.sqlite3") as log:
+def test_the_watch_verifies_once_then_only_what_was_appended(database_url: str) -> None:
+    with IssuanceLog(database_url) as log:
         log.record_many([make_link(n) for n in range(5)])
         first = log.chain_status(wait=True)
         assert (first.state, first.rows) == ("verified", 5)
@@ -187,7 +207,7 @@ def test_the_watch_verifies_once_then_only_what_was_appended(tmp_path: Path) -> 
         assert (again.state, again.rows) == ("verified", 7)
         assert "7 log rows verified" in again.message
 
-        with tamper(tmp_path / "log.sqlite3") as conn:  # a row after the last verified one
+        with tamper(database_url) as conn:  # a row after the last verified one
             log.record(make_link(10))
             conn.execute("UPDATE links SET ticket = 'forged' WHERE id = 7")
         broken = log.chain_status(wait=True)
@@ -195,11 +215,11 @@ def test_the_watch_verifies_once_then_only_what_was_appended(tmp_path: Path) -> 
         assert log.chain_status().state == "broken"  # stays broken, at no cost
 
 
-def test_the_watch_walks_everything_again_when_a_verified_row_changed(tmp_path: Path) -> None:
-    with IssuanceLog(tmp_path / "log.sqlite3") as log:
+def test_the_watch_walks_everything_again_when_a_verified_row_changed(database_url: str) -> None:
+    with IssuanceLog(database_url) as log:
         log.record_many([make_link(n) for n in range(3)])
         assert log.chain_status(wait=True).state == "verified"
-        with tamper(tmp_path / "log.sqlite3") as conn:  # the last verified row, hash recomputed to hide the edit
+        with tamper(database_url) as conn:  # the last verified row, hash recomputed to hide the edit
             seq, prev = conn.execute("SELECT seq, prev_hash FROM links WHERE id = 3").fetchone()
             conn.execute("UPDATE links SET row_hash = ? WHERE id = 3", ("0" * 64,))
             conn.execute("UPDATE log_head SET row_hash = ?", ("0" * 64,))
@@ -207,12 +227,12 @@ def test_the_watch_walks_everything_again_when_a_verified_row_changed(tmp_path: 
         assert status.state == "broken" and status.problem is not None and status.problem.row == "links row 3"
 
 
-def test_a_revocation_through_the_incremental_watch_checks_the_old_links_projection(tmp_path: Path) -> None:
-    with IssuanceLog(tmp_path / "log.sqlite3") as log:
+def test_a_revocation_through_the_incremental_watch_checks_the_old_links_projection(database_url: str) -> None:
+    with IssuanceLog(database_url) as log:
         log.record_many([make_link(n) for n in range(3)])
         assert log.chain_status(wait=True).state == "verified"
         log.revoke(1, at=T0, by="lead")
-        with tamper(tmp_path / "log.sqlite3") as conn:
+        with tamper(database_url) as conn:
             conn.execute("UPDATE links SET revoked_by = 'someone else' WHERE id = 1")
         status = log.chain_status(wait=True)
         assert status.state == "broken" and status.problem is not None
@@ -228,9 +248,9 @@ def _write_in_another_process(path: str, worker: int, start: Any) -> None:
                 log.revoke(entry.id, at=T0, by=f"worker-{worker}")
 
 
-def test_concurrent_writers_in_several_processes_never_fork_the_chain(tmp_path: Path) -> None:
+def test_concurrent_writers_in_several_processes_never_fork_the_chain(database_url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
-    path = str(tmp_path / "shared.sqlite3")
+    path = database_url
     IssuanceLog(path).close()
     start = ctx.Barrier(4)
     workers = [ctx.Process(target=_write_in_another_process, args=(path, w, start)) for w in range(4)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "cause",
     "LogEntryNotFound",
     "LogError",
     "LogLocationError",
@@ -34,3 +35,11 @@ class LogUnavailable(LogWriteError, LogReadError):
 
 class LogEntryNotFound(LookupError):
     """No log entry has the id asked for."""
+
+
+def cause(exc: BaseException) -> str:
+    """The database's own short message (e.g. "database or disk is full"), on one line."""
+    text = " ".join(str(exc).split()).rstrip(".")
+    if not text:
+        text = type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."

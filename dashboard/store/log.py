@@ -40,8 +40,9 @@ from dashboard.store.errors import (
 )
 from dashboard.store.location import Location, parse_location
 from dashboard.store.migrations import EVENT_INSERT
-from dashboard.store.sql import Db
-from dashboard.store.sqlite import SqliteBackend, cause
+from dashboard.store.sql import Backend, Db
+from dashboard.store.errors import cause
+from dashboard.store.sqlite import SqliteBackend
 from dashboard.store.stable import StableLinkQueries, StableSpec
 
 __all__ = [
@@ -83,12 +84,13 @@ class IssuanceLog(StableLinkQueries):
         if not isinstance(location, Location):
             location = parse_location(os.fspath(location))
         self.location = location
-        if location.backend != "sqlite":
-            raise LogLocationError(
-                "A PostgreSQL issuance log is not available yet: unset DATABASE_URL "
-                "or point it at a SQLite file (sqlite:///path/to/log.sqlite3)."
-            )
-        self._backend = SqliteBackend(location.target)
+        self._backend: Backend
+        if location.backend == "postgresql":
+            from dashboard.store.postgres import PostgresBackend  # psycopg is loaded only when used
+
+            self._backend = PostgresBackend(location)
+        else:
+            self._backend = SqliteBackend(location.target)
         self._watch: chain.ChainWatch | None = None
         self._watch_lock = threading.Lock()
 
@@ -374,8 +376,7 @@ class IssuanceLog(StableLinkQueries):
         except self._backend.errors as exc:
             raise LogWriteError(
                 f"The issuance log could not be written ({cause(exc)}): no link was "
-                f"issued. Check that {self.path} is writable and has free space, "
-                "then try again."
+                f"issued. {self._backend.write_advice}, then try again."
             ) from exc
 
     def _read(self, sql: str, params: Sequence[object]) -> list[LogEntry]:
@@ -383,15 +384,15 @@ class IssuanceLog(StableLinkQueries):
 
     def _read_error(self, exc: BaseException) -> LogReadError:
         return LogReadError(
-            f"The issuance log could not be read ({cause(exc)}). Check that "
-            f"{self.path} exists and is readable, then try again."
+            f"The issuance log could not be read ({cause(exc)}). "
+            f"{self._backend.read_advice}, then try again."
         )
 
 
 def _links_indexes(db: Db) -> list[tuple[str, str]]:
     """(name, CREATE INDEX statement) of every secondary index on ``links``."""
     if db.dialect == "postgresql":
-        sql = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'links' AND indexname NOT LIKE '%pkey'"
+        sql = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'links' AND indexname NOT LIKE '%pkey'"
     else:
         sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'links' AND sql IS NOT NULL"
     return [(str(name), str(ddl)) for name, ddl in db.execute(sql).fetchall()]

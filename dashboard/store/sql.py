@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["Cursor", "Db", "Dialect", "PostgresDb", "SqliteDb", "to_postgres"]
+__all__ = ["Backend", "Cursor", "Db", "Dialect", "PostgresDb", "SqliteDb", "to_postgres"]
 
 Dialect = Literal["sqlite", "postgresql"]
 Params = Sequence[Any] | dict[str, Any]
@@ -47,6 +48,21 @@ class Db(Protocol):
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
+
+
+class Backend(Protocol):
+    """Where the log's connections come from (`sqlite.SqliteBackend`, `postgres.PostgresBackend`)."""
+
+    dialect: Dialect
+    reads_may_block: bool
+    errors: tuple[type[BaseException], ...]
+    where: str
+    write_advice: str  # "Check that ... " (the caller adds ", then try again.")
+    read_advice: str
+
+    def connection(self) -> AbstractContextManager[Db]: ...
+
+    def close(self) -> None: ...
 
 
 class SqliteDb:
@@ -103,10 +119,14 @@ class PostgresDb:
         self.conn.execute("COMMIT")
 
     def rollback(self) -> None:
+        import psycopg
         from psycopg import pq
 
         if self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
-            self.conn.execute("ROLLBACK")
+            try:
+                self.conn.execute("ROLLBACK")
+            except psycopg.OperationalError:
+                pass  # the connection is gone, and its transaction with it; the pool drops it
 
 
 # A token at a time: quoted strings and identifiers pass through untouched.
@@ -140,6 +160,8 @@ def to_postgres(sql: str) -> str:
             out.append("%%")
         elif token.startswith(":") and len(token) > 1 and not sql[match.start() - 1 : match.start()] == ":":
             out.append(f"%({token[1:]})s")
+        elif token.startswith("'"):
+            out.append(token.replace("%", "%%"))  # psycopg reads placeholders inside literals too
         elif token == "+" and (last.upper() in _UNARY_BEFORE or last == ""):
             out.append("")
             continue  # the previous token stays what comes before the next one

@@ -17,7 +17,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from dashboard.store.connections import ConnectionPool, connect
-from dashboard.store.errors import LogUnavailable, LogWriteError
+from dashboard.store.errors import LogUnavailable, LogWriteError, cause
 from dashboard.store.migrations import apply_migrations
 from dashboard.store.sql import Db, Dialect, SqliteDb
 
@@ -36,6 +36,8 @@ class SqliteBackend:
     def __init__(self, path: str) -> None:
         self.path = path
         self.where = path
+        self.write_advice = f"Check that {path} is writable and has free space"
+        self.read_advice = f"Check that {path} exists and is readable"
         self._lock = threading.Lock()
         self._companions: dict[str, tuple[int, int]] = {}
         self._pool, self._identity = self._open()
@@ -125,11 +127,3 @@ def _companions(path: str) -> dict[str, tuple[int, int]]:
 def _identity(path: str) -> tuple[int, int]:
     st = os.stat(path)
     return st.st_dev, st.st_ino
-
-
-def cause(exc: BaseException) -> str:
-    """The database's own short message (e.g. "database or disk is full"), one line."""
-    text = " ".join(str(exc).split()).rstrip(".")
-    if not text:
-        text = type(exc).__name__
-    return text if len(text) <= 120 else text[:117] + "..."

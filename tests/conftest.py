@@ -152,6 +152,17 @@ def _postgres_demo_log(postgres_url):
 
 
 @pytest.fixture
+def demo_server_desk():
+    """The process's demo desk on its own SQLite log, for tests that bring a log of their own."""
+    from dashboard import demo
+    from dashboard.desk import process_desk
+
+    desk = process_desk(local_url="http://localhost:8501")
+    demo.ensure_seeded(desk.demo.endpoint)
+    return desk
+
+
+@pytest.fixture
 def demo_desk(log_backend: str, request: pytest.FixtureRequest):
     """The process's demo desk, re-seeded if a moto test reset the backends meanwhile, on the backend under test."""
     from dashboard import demo

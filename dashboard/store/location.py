@@ -127,7 +127,11 @@ def _sqlite_path(path: str, setting: str) -> Location:
     if not path.strip():
         raise _memory(setting)
     resolved = Path(path).expanduser()
-    if resolved.exists() and not resolved.is_file():
+    try:
+        unusable = resolved.exists() and not resolved.is_file()
+    except OSError:  # a folder this user may not search: opening it will say so in a sentence
+        unusable = False
+    if unusable:
         what = "a folder" if resolved.is_dir() else "not a regular file (a device keeps nothing)"
         raise LogLocationError(
             f"The issuance log location {_shown(setting)} is {what}: name a file inside a folder the desk "

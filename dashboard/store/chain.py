@@ -5,8 +5,8 @@ a ``links`` row (the link as issued), its ``stable_links`` row (the token's
 hash, first expiry and mint lifetime) and ``link_events`` rows (a revocation
 or an extension, appended, never updated). Each row's ``row_hash`` is the
 SHA-256 of the previous row's hash and a canonical encoding of every field:
-type-tagged, length-prefixed, field names included, so no two different rows
-encode alike. A few columns are a *projection* kept beside the chain so that
+the field names and every value typed by its column, as compact JSON, so no
+two different rows encode alike. A few columns are a *projection* kept beside the chain so that
 the audit's queries and indexes keep working: ``links.revoked_at`` and
 ``revoked_by`` (the first revoke event), and, for an extended stable link,
 ``links.nominal_expires_at``, ``effective_expires_at``, ``reason`` and
@@ -28,8 +28,9 @@ that had verified the rows before (`ChainWatch` remembers where it stopped).
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -72,40 +73,58 @@ How = Literal["edited", "deleted", "inserted", "reordered"]
 # --- the canonical encoding ------------------------------------------------------
 
 
-def _encode(names: Sequence[str], values: Sequence[Any]) -> str:
-    """Each field as ``name=<tag><value>``, typed by its column (what the database gives back), not by Python."""
-    parts = []
-    for name, value in zip(names, values, strict=True):
-        if value is None:
-            parts.append(f"{name}=~")
-        elif name in _TIMES:
-            # REAL epoch seconds on both databases; repr is the exact double.
-            parts.append(f"{name}=f{float(value)!r}")
-        elif name in _INTS:
-            parts.append(f"{name}=i{int(value)}")
-        else:
-            text = str(value)
-            parts.append(f"{name}=s{len(text)}:{text}")
-    return "\x1f".join(parts)
+def _typer(names: Sequence[str]) -> Callable[[Sequence[Any]], list[Any]]:
+    """A function typing each value by its column (REAL -> float, INTEGER -> int, TEXT -> str).
+
+    Typed by column, not by Python type, so the encoding of what is written
+    equals the encoding of what the database gives back. Generated once per
+    kind of row: hashing runs for every row of a bulk issue.
+    """
+    def cast(i: int, name: str) -> str:
+        kind = "float" if name in _TIMES else "int" if name in _INTS else "str"
+        return f"None if v[{i}] is None else {kind}(v[{i}])"
+
+    source = f"def typed(v):\n    return [{', '.join(cast(i, n) for i, n in enumerate(names))}]\n"
+    scope: dict[str, Any] = {}
+    exec(source, scope)  # noqa: S102 - built from the constant field lists above, never from data
+    typed: Callable[[Sequence[Any]], list[Any]] = scope["typed"]
+    return typed
 
 
-def _hash(prev: str, kind: str, names: Sequence[str], values: Sequence[Any]) -> str:
-    return hashlib.sha256(f"{prev}\x1e{kind}\x1e{_encode(names, values)}".encode("utf-8", "surrogatepass")).hexdigest()
+_dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode
+
+
+class _Encoding:
+    """One kind of row's canonical encoding: its field names, then its values as compact ASCII JSON."""
+
+    def __init__(self, kind: str, names: Sequence[str]) -> None:
+        self.names = tuple(names)
+        self.typed = _typer(names)
+        self.prefix = f"\x1e{kind}\x1e{_dumps(list(names))}\x1e"
+
+    def hash(self, prev: str, values: Sequence[Any]) -> str:
+        if len(values) != len(self.names):
+            raise ValueError(f"expected {len(self.names)} values, got {len(values)}")
+        text = prev + self.prefix + _dumps(self.typed(values))
+        return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+_LINK, _STABLE, _EVENT = _Encoding("link", LINK_FIELDS), _Encoding("stable", STABLE_FIELDS), _Encoding("event", EVENT_COLUMNS)
 
 
 def link_hash(prev: str, values: Sequence[Any]) -> str:
     """The hash of a links row as issued: ``values`` in ``LINK_FIELDS`` order (id first)."""
-    return _hash(prev, "link", LINK_FIELDS, values)
+    return _LINK.hash(prev, values)
 
 
 def stable_hash(prev: str, values: Sequence[Any]) -> str:
     """The hash of a stable_links row as issued: ``values`` in ``STABLE_FIELDS`` order."""
-    return _hash(prev, "stable", STABLE_FIELDS, values)
+    return _STABLE.hash(prev, values)
 
 
 def event_hash(prev: str, values: Sequence[Any]) -> str:
     """The hash of a link_events row: ``values`` in ``EVENT_COLUMNS`` order."""
-    return _hash(prev, "event", EVENT_COLUMNS, values)
+    return _EVENT.hash(prev, values)
 
 
 # --- the head --------------------------------------------------------------------------

@@ -77,13 +77,13 @@ def ensure_wrk() -> str:
     raise SystemExit("This benchmark needs wrk: apt-get install wrk")
 
 
-def load(wrk: str, paths: list[str], base: str, clients: int, seconds: float) -> dict[str, float]:
+def load(wrk: str, paths: list[str], base: str, clients: int, seconds: float, timeout: float = 2.0) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(LUA % ", ".join(f'"{p}"' for p in paths))
     out = subprocess.run(
-        [wrk, "-t2", f"-c{clients}", f"-d{int(seconds)}s", "--latency", "-s", script.name, base], capture_output=True, text=True, check=True
+        [wrk, "-t2", f"-c{clients}", f"-d{int(seconds)}s", f"--timeout={int(timeout)}s", "--latency", "-s", script.name, base], capture_output=True, text=True, check=True
     ).stdout
-    figures = {"errors": 0.0}
+    figures = {"errors": 0.0, "non_3xx": 0.0, "socket_errors": 0.0}
     for line in out.splitlines():
         words = line.split()
         if "requests in" in line:
@@ -95,7 +95,9 @@ def load(wrk: str, paths: list[str], base: str, clients: int, seconds: float) ->
             scale = 1000 if value.endswith("us") else (1 if value.endswith("ms") else 0.001)
             figures[words[0]] = float(value.rstrip("usm")) / scale if scale != 1 else float(value.rstrip("ms"))
         elif "Non-2xx or 3xx" in line or line.strip().startswith("Socket errors"):
-            figures["errors"] += sum(float(w.rstrip(",")) for w in words if w.rstrip(",").isdigit())
+            count = sum(float(w.rstrip(",")) for w in words if w.rstrip(",").isdigit())
+            figures["errors"] += count
+            figures["non_3xx" if "Non-2xx" in line else "socket_errors"] += count
     return figures
 
 

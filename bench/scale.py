@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -84,8 +85,10 @@ def run_backend(name: str, location: str, state: str, args: argparse.Namespace, 
     paths = ["/s/" + link.url.rsplit("/s/", 1)[1] for link in links]
     rows_before, clicks_before = desk.log.count(), desk.log.count_clicks()
 
+    resolver_log = Path(state) / f"resolver-{name}.log"
     resolver = subprocess.Popen(
-        [sys.executable, "-m", "dashboard", "serve-links", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "dashboard", "serve-links", "--port", str(port)], cwd=ROOT, env=env,
+        stdout=resolver_log.open("wb"), stderr=subprocess.STDOUT,
     )
     ctx = multiprocessing.get_context("spawn")
     start, results = ctx.Barrier(args.processes + 1), ctx.Queue()
@@ -95,7 +98,7 @@ def run_backend(name: str, location: str, state: str, args: argparse.Namespace, 
         for proc in issuers:
             proc.start()
         start.wait(timeout=300)
-        clicked = load(wrk, paths, f"http://127.0.0.1:{port}", args.clients, args.seconds)
+        clicked = load(wrk, paths, f"http://127.0.0.1:{port}", args.clients, args.seconds, timeout=args.timeout)
         reports = [results.get(timeout=1800) for _ in issuers]
         # From the first issue to the last, across processes (the clicks ran meanwhile).
         issue_seconds = max(r["span"][1] for r in reports) - min(r["span"][0] for r in reports)
@@ -126,6 +129,10 @@ def run_backend(name: str, location: str, state: str, args: argparse.Namespace, 
           f"({args.processes} processes x {args.links} links, {issue_seconds:.1f} s)")
     print(f"  clicks  {clicked['rate']:8,.0f} req/s     p50 {clicked['50%']:7.2f} ms   p99 {clicked['99%']:7.2f} ms   "
           f"({args.clients} clients, {args.seconds:.0f} s, {completed:,} answered, {recorded:,} recorded)")
+    failures = [line for line in resolver_log.read_text(errors="replace").splitlines() if line.startswith(("dashboard.", "psycopg.", "sqlite3."))]
+    causes = ", ".join(f"{n} x {cause[:90]}" for cause, n in Counter(failures).most_common(3)) or "none logged"
+    print(f"  failed: {int(clicked['non_3xx'])} clicks answered with an error, {int(clicked['socket_errors'])} not answered within "
+          f"{args.timeout:.0f} s, {failed_issues} issue actions; resolver errors: {causes}")
     print(f"  rows lost {rows_lost + clicks_lost} (links {rows_lost}, clicks {clicks_lost}), failed requests {failed}, "
           f"chain {'intact: ' + str(verdict.rows) + ' rows verified' if verdict.ok else 'BROKEN: ' + (verdict.problem.sentence() if verdict.problem else '')}")
     desk.log.close()
@@ -138,6 +145,7 @@ def main() -> None:
     parser.add_argument("--links", type=int, default=500, help="links each process issues")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--timeout", type=float, default=10, help="seconds wrk waits for one answer")
     parser.add_argument("--database-url", default="postgresql", help="the PostgreSQL half: a postgresql:// URL, or 'postgresql' to start a private server")
     args = parser.parse_args()
     wrk = ensure_wrk()

@@ -207,9 +207,9 @@ class IssuanceLog(StableLinkQueries):
         transaction per batch, a revoke event right after each revoked link.
         ``rebuild_indexes`` loads everything in one transaction with the links
         indexes dropped and built again at the end, which sorts once instead
-        of inserting a million rows into eleven indexes one by one (readers
-        see the old log, indexes and all, until the commit). Returns how many
-        links were written.
+        of inserting a million rows into eleven indexes one by one (on SQLite
+        readers see the old log until the commit; on PostgreSQL they wait for
+        it). Returns how many links were written.
         """
         if not rebuild_indexes:
             written = 0

@@ -16,7 +16,7 @@ from dashboard.config import SettingsError
 from dashboard.desk import Desk, open_desk
 from dashboard.errors import BadInput, DeskError
 from dashboard.expiry import iso_z
-from dashboard.store import LogError
+from dashboard.store import LogError, LogLocationError
 
 COMMANDS: dict[str, Callable[[Desk, argparse.Namespace], int]] = {}
 
@@ -99,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import dashboard.cli_issue  # noqa: F401 - registers its sub-commands
     import dashboard.cli_links  # noqa: F401
     import dashboard.cli_inspect  # noqa: F401
+    import dashboard.cli_log  # noqa: F401
 
     try:
         args = build_parser().parse_args(argv)
@@ -110,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DeskError as exc:
         print(f"dashboard: {exc}", file=sys.stderr)
         return exc.exit_code
+    except LogLocationError as exc:  # the configured log location is bad input
+        print(f"dashboard: {exc}", file=sys.stderr)
+        return 2
     except LogError as exc:
         print(f"dashboard: {exc}", file=sys.stderr)
         return 1

@@ -16,9 +16,9 @@ from tests.test_pages import NAVIGATION, texts
 
 
 @pytest.fixture
-def log(demo_desk, tmp_path, monkeypatch):
-    """An empty issuance log under the process's demo desk, so counts and 'the last link' are this test's own."""
-    fresh = IssuanceLog.open(str(tmp_path / "stable-page.sqlite3"))
+def log(demo_desk, database_url, monkeypatch):
+    """An empty issuance log (on the backend under test) under the process's demo desk, so counts and 'the last link' are this test's own."""
+    fresh = IssuanceLog.open(database_url)
     monkeypatch.setattr(demo_desk, "_log", fresh)
     yield fresh
     fresh.close()

@@ -1,4 +1,4 @@
-"""Listing stable links by state, on a real SQLite log: live, expired (never revoked) and revoked, with counts."""
+"""Listing stable links by state, on a real log (SQLite and PostgreSQL): live, expired (never revoked) and revoked, with counts."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ def _link(n: int, expires: datetime) -> tuple[NewLink, StableSpec]:
 
 
 @pytest.fixture
-def log(tmp_path):
-    with IssuanceLog.open(str(tmp_path / "log.sqlite3")) as log:
+def log(database_url):
+    with IssuanceLog.open(database_url) as log:
         rows = [_link(1, T0 + timedelta(days=3)), _link(2, T0 + timedelta(hours=1)), _link(3, T0 + timedelta(days=3))]
         entries = log.record_many([r for r, _ in rows], [s for _, s in rows])
         log.revoke(entries[2].id, at=T0 + timedelta(minutes=5), by="lead")

@@ -117,11 +117,7 @@ class StableLinkQueries:
         cases = ", ".join(f"COALESCE(SUM(CASE WHEN {where} THEN 1 ELSE 0 END), 0)" for where, _ in _STATE_WHERE.values())
         when = to_epoch(at)
         params = [when for _, needs_time in _STATE_WHERE.values() if needs_time]
-        try:
-            with self._pool.connection() as conn:
-                row = conn.execute(f"SELECT {cases} FROM stable_links s JOIN links l ON l.id = s.link_id", params).fetchone()
-        except sqlite3.Error as exc:
-            raise self._read_error(exc) from exc
+        (row,) = self.query(f"SELECT {cases} FROM stable_links s JOIN links l ON l.id = s.link_id", params)
         return {state: int(n) for state, n in zip(_STATE_WHERE, row)}
 
     def record_clicks(self, clicks: Sequence[Click]) -> None:

@@ -165,13 +165,31 @@ def _links_word(n: int) -> str:
     return f"{n} link{'' if n == 1 else 's'}"
 
 
+@dataclass(frozen=True)
+class _Question:
+    """An issue waiting for its confirmation: the request exactly as it was when Issue was clicked."""
+
+    request: RequestId
+    requests: tuple[ShareRequest, ...]
+    strategy: str
+    verify: bool
+    actor: Identity | None
+    sentences: tuple[str, ...]
+
+
 @st.dialog("Issue these links?", width="medium", on_dismiss=lambda: st.session_state.pop(_PENDING, None))
-def _confirm(desk: Desk, requests: list[ShareRequest], strategy: str, verify: bool, actor: Identity | None, sentences: list[str]) -> None:
-    for sentence in sentences:
+def _confirm(desk: Desk) -> None:
+    # The question is read from the session on every run of the dialog, never from the arguments it was
+    # opened with: Streamlit may rerun a dialog of the same function from an earlier opening.
+    question: _Question | None = st.session_state.get(_PENDING)
+    if question is None:
+        st.rerun()
+        return
+    for sentence in question.sentences:
         st.markdown(sentence)
     yes, no = st.columns(2)
-    if yes.button(f"Issue {_links_word(len(requests))}", type="primary", icon=":material/link:", key="share.confirm.yes"):
-        _issue(desk, requests, strategy, verify, actor)
+    if yes.button(f"Issue {_links_word(len(question.requests))}", type="primary", icon=":material/link:", key="share.confirm.yes"):
+        _issue(desk, question.requests, question.strategy, question.verify, question.actor)
         st.session_state.pop(_PENDING, None)
         st.rerun()
     if no.button("Cancel", key="share.confirm.no"):
@@ -207,12 +225,12 @@ def issue_button(
     # A fixed key: a second click that arrives after the first one's links exist is a click on "issue again?".
     if st.button(label, type="primary" if done is None else "secondary", icon=":material/link:", key="share.issue"):
         if questions:
-            st.session_state[_PENDING] = rid
+            st.session_state[_PENDING] = _Question(rid, tuple(requests), option.strategy, verify, actor, tuple(questions))
         elif _issue(desk, requests, option.strategy, verify, actor):
             st.rerun()  # redraw the button as "Issued …" at once
-    pending = st.session_state.get(_PENDING)
-    if pending == rid:
-        _confirm(desk, requests, option.strategy, verify, actor, questions)
+    pending: _Question | None = st.session_state.get(_PENDING)
+    if pending is not None and pending.request == rid:
+        _confirm(desk)
     elif pending is not None:
         st.session_state.pop(_PENDING, None)  # the request changed while the question was open
     failed = st.session_state.get(_FAILED)

@@ -115,8 +115,22 @@ def _cancel() -> None:
     st.session_state.pop(_PENDING, None)
 
 
+def _asked(action: str) -> int:
+    """The link the open dialog is about, read from the session on every run of the dialog.
+
+    Never from the arguments the dialog was opened with: Streamlit may rerun a
+    dialog of the same function from an earlier opening, and that one was about
+    another link (a revoke must never fall on the link before).
+    """
+    pending = st.session_state.get(_PENDING)
+    if pending is None or pending[0] != action:
+        st.rerun()
+    return int(pending[1])
+
+
 @st.dialog("Revoke this link?", width="medium", on_dismiss=_cancel)
-def _revoke_dialog(desk: Desk, link_id: int, who: Identity, tz: tzinfo) -> None:
+def _revoke_dialog(desk: Desk, who: Identity, tz: tzinfo) -> None:
+    link_id = _asked("revoke")
     link = desk.log.get_stable(link_id)
     if link is None or link.entry.revoked_at is not None:
         st.info("This link is already revoked: nothing to do.", icon=":material/info:")
@@ -146,7 +160,8 @@ def extension_end(day: date, tz: tzinfo, latest: datetime) -> datetime:
 
 
 @st.dialog("Extend this link?", width="medium", on_dismiss=_cancel)
-def _extend_dialog(desk: Desk, link_id: int, who: Identity, tz: tzinfo) -> None:
+def _extend_dialog(desk: Desk, who: Identity, tz: tzinfo) -> None:
+    link_id = _asked("extend")
     link = desk.log.get_stable(link_id)
     now = datetime.now(timezone.utc)
     if link is None or not link.live_at(now):
@@ -185,5 +200,4 @@ def dialogs(desk: Desk, who: Identity | None, tz: tzinfo) -> None:
     if not who:
         _cancel()
         return
-    action, link_id = pending
-    (_revoke_dialog if action == "revoke" else _extend_dialog)(desk, link_id, who, tz)
+    (_revoke_dialog if pending[0] == "revoke" else _extend_dialog)(desk, who, tz)

@@ -14,10 +14,40 @@ from dashboard.durations import format_duration
 from dashboard.errors import BadInput, NotAllowed
 from dashboard.identity import Identity, named
 from dashboard.store import StableLink
+from dashboard.store.stable import STABLE_STATES
+
+#: What the Stable links page can list: by state now, or every link.
+LISTINGS: tuple[str, ...] = (*STABLE_STATES, "all")
 
 
 def live_links(desk: Desk, now: datetime | None = None, limit: int = 500) -> list[StableLink]:
     return desk.log.stable_links(live_at=now or datetime.now(timezone.utc), limit=limit)
+
+
+def links(desk: Desk, listing: str = "live", now: datetime | None = None, limit: int = 500) -> list[StableLink]:
+    """Stable links newest first: live, expired, revoked (who and when are on each entry) or all of them."""
+    if listing not in LISTINGS:
+        raise BadInput(f"{listing!r} is not a listing of stable links: choose one of {', '.join(LISTINGS)}.")
+    state = None if listing == "all" else listing
+    return list(desk.log.stable_links(state=state, at=now or datetime.now(timezone.utc), limit=limit))
+
+
+def counts(desk: Desk, now: datetime | None = None) -> dict[str, int]:
+    """How many stable links each listing holds now."""
+    by_state: dict[str, int] = desk.log.count_stable(now or datetime.now(timezone.utc))
+    return {**by_state, "all": sum(by_state.values())}
+
+
+def state_of(link: StableLink, now: datetime) -> str:
+    """live, expired or revoked: a revoked link stays revoked whatever its expiry."""
+    if link.entry.revoked_at is not None:
+        return "revoked"
+    return "live" if now < link.expires_at else "expired"
+
+
+def latest_expiry(desk: Desk, link: StableLink) -> datetime:
+    """The furthest the desk lets a link run: its longest life, counted from its issue (a role's own cap is checked on extending)."""
+    return link.entry.issued_at + timedelta(days=desk.settings.stable_max_days)
 
 
 def _actor(by: str | Identity) -> Identity | None:
@@ -60,7 +90,7 @@ def extend(desk: Desk, link_id: int, by: str | Identity, until: datetime, now: d
         raise NotAllowed("Only a live link can be extended: issue a new link instead.")
     rules = sharing.policy_for(desk.settings)
     rules.check_rights(actor, "extend", link.entry.issuer)
-    latest = link.entry.issued_at + timedelta(days=desk.settings.stable_max_days)
+    latest = latest_expiry(desk, link)
     if until > latest:
         raise NotAllowed(
             f"The desk's policy keeps a stable link for at most {desk.settings.stable_max_days} days after it was issued, "

@@ -4,12 +4,14 @@ import streamlit as st
 
 from dashboard import catalog
 from dashboard.errors import DeskError
+from dashboard.safetext import md
 from dashboard.tables import listing_frame
 from dashboard.ui import browse
-from dashboard.ui.frame import fail, guard, selection
+from dashboard.ui.frame import fail, guard, viewer_tz
 
 desk = guard()
 endpoint = desk.settings.endpoint_url
+tz = viewer_tz()
 st.title("Browse")
 
 try:
@@ -19,9 +21,7 @@ except DeskError as exc:
 if not buckets:
     fail("The desk's credentials see no buckets: set SHAREDESK_BUCKETS to the buckets it may share from.")
 
-bucket, prefix = browse.location()
-if bucket not in buckets:
-    bucket, prefix = buckets[0], ""
+bucket, prefix = browse.location(buckets)
 chosen = st.selectbox("Bucket", buckets, index=buckets.index(bucket))
 if chosen != bucket:
     browse.go(chosen)
@@ -30,11 +30,11 @@ if chosen != bucket:
 crumbs = st.container(horizontal=True, gap="small")
 for label, target in catalog.breadcrumb(prefix):
     label = f"{bucket}/" if target == "" else label
-    if crumbs.button(label, key=f"crumb:{target}", type="tertiary", disabled=target == prefix, icon=":material/folder:"):
+    if crumbs.button(md(label), key=f"crumb:{target}", type="tertiary", disabled=target == prefix, icon=":material/folder:"):
         browse.go(bucket, target)
         st.rerun()
 
-search = st.text_input("Search this folder", key="browse.search", placeholder="Name starts with…", help="A prefix search: S3 matches the start of the name.")
+search = browse.search_box(bucket, prefix)
 tokens = browse.page_tokens((bucket, prefix, search))
 try:
     listing = browse.cached_page(desk, endpoint, bucket, prefix + search, tokens[-1], desk.settings.page_size)
@@ -45,38 +45,15 @@ if listing.folders:
     st.caption("Folders")
     columns = st.columns(4)
     for index, folder in enumerate(listing.folders):
-        if columns[index % 4].button(folder.name, key=f"folder:{folder.prefix}", icon=":material/folder:", width="stretch"):
+        if columns[index % 4].button(md(folder.name), key=f"folder:{folder.prefix}", icon=":material/folder:", width="stretch"):
             browse.go(bucket, folder.prefix)
             st.rerun()
 
-frame = listing_frame(listing, st.context.timezone)
 table_key = f"objects:{bucket}:{prefix}{search}:{len(tokens)}"
-
-
-def _pick() -> None:
-    """Merge this page's picks into the selection; archived objects cannot be shared yet."""
-    rows = set(st.session_state[table_key].selection.rows)
-    picked = selection()
-    for index, obj in enumerate(listing.objects):
-        if index in rows and not obj.archived:
-            picked[obj.s3_uri] = {"bucket": obj.bucket, "key": obj.key, "size": obj.size, "storage_class": obj.storage_class}
-        else:
-            picked.pop(obj.s3_uri, None)
-
-
 if listing.objects:
-    st.dataframe(
-        frame,
-        key=table_key,
-        on_select=_pick,
-        selection_mode="multi-row",
-        hide_index=True,
-        width="stretch",
-        column_order=["Name", "Size", "Last modified", "Storage class", "Download"],
-        column_config={"Last modified": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm z")},
-    )
+    browse.object_table(listing, listing_frame(listing, tz), table_key, tz, prefix)
 elif not listing.folders:
-    st.info("Nothing here" + (f" starts with “{search}”." if search else ": this folder is empty."))
+    st.info("Nothing here" + (f" starts with “{md(search)}”." if search else ": this folder is empty."))
 
 page_number = len(tokens)
 counts = [f"{n} {word}{'' if n == 1 else 's'}" for n, word in ((len(listing.folders), "folder"), (len(listing.objects), "object")) if n]
@@ -94,42 +71,11 @@ elif counts:
 
 archived = [obj for obj in listing.objects if obj.archived]
 if archived:
-    st.warning(
-        f"{len(archived)} object(s) here are in an archive storage class ({', '.join(sorted({o.storage_class for o in archived}))}) "
-        "and cannot be downloaded until they are restored; they cannot be picked for sharing."
+    classes = ", ".join(md(c) for c in sorted({o.storage_class for o in archived}))
+    st.caption(
+        f":material/ac_unit: {len(archived)} object(s) here are in an archive storage class ({classes}): "
+        "they cannot be downloaded or picked until they are restored."
     )
 
-picked = selection()
-with st.sidebar:
-    st.subheader(f"Picked for sharing ({len(picked)})")
-    if not picked:
-        st.caption("Tick rows in the table to pick files, then open Share.")
-    else:
-        st.page_link("../../pages/share.py", label="Share the picked files", icon=":material/share:")
-    for uri in list(picked)[:20]:
-        st.caption(uri)
-    if len(picked) > 20:
-        st.caption(f"… and {len(picked) - 20} more")
-    if picked and st.button("Clear the selection", icon=":material/clear_all:"):
-        picked.clear()
-        st.rerun()
-
-if len(picked) == 1:
-    only = next(iter(picked.values()))
-    try:
-        details = catalog.head(desk.aws.s3(), only["bucket"], only["key"])
-    except DeskError as exc:
-        st.warning(str(exc))
-    else:
-        st.subheader("Object details")
-        st.json(
-            {
-                "object": details.info.s3_uri,
-                "size": catalog.human_size(details.info.size),
-                "content type": details.content_type,
-                "storage class": details.info.storage_class,
-                "version": details.version_id or "unversioned",
-                "downloadable": details.downloadable,
-            },
-            expanded=True,
-        )
+browse.picked_sidebar(table_key)
+browse.details_panel(desk, tz, bucket, prefix)

@@ -75,6 +75,8 @@ BACKEND_SUITES = frozenset(
         "test_timeline_page",
         "test_inspect_page",
         "test_demo_history",
+        "test_stable_listing",
+        "test_stable_links_page",
     }
 )
 BACKENDS = ("sqlite", "postgresql")

@@ -12,94 +12,34 @@ screenshot of every step lands in artifacts/screenshots/.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import urlencode
-
-import pytest
 
 from dashboard import demo
+from tests.browsing import (  # noqa: F401  (browser and page are fixtures; CHROMIUM* for other modules)
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    FIRST_RENDER,
+    RERUN,
+    browse_url,
+    browser,
+    click_last_column,
+    column,
+    desk_on,
+    navigate,
+    no_error_box,
+    open_browse,
+    open_page,
+    page,
+    settled,
+    snap,
+    tick,
+    ticked,
+    type_name,
+)
 from tests.desk_server import desk_server  # noqa: F401  (the session fixture)
-
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run the browser tests", allow_module_level=True)
-
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright  # noqa: E402
-
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"]
-#: First render of a page: the script runs, the demo desk may still be opening.
-FIRST_RENDER = 45_000
-#: A rerun after a click.
-RERUN = 20_000
+from playwright.sync_api import Page, expect  # noqa: E402  (after browsing, which skips without Chromium)
 
 UNICODE_KEY = next(key for key in demo.UNUSUAL_KEYS if "こんにちは" in key)
 ACCENTED_KEY = next(key for key in demo.UNUSUAL_KEYS if "données" in key)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context per test: no cookies, no session, like a new visitor."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-GB", timezone_id="UTC")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def browse_url(base: str, bucket: str, prefix: str | None = None) -> str:
-    query = {"bucket": bucket} if prefix is None else {"bucket": bucket, "prefix": prefix}
-    return f"{base}/?{urlencode(query)}"
-
-
-def column(page: Page, name: str) -> Locator:
-    """The rendered cells of one column of the object table, read from its accessible grid."""
-    grid = page.get_by_test_id("stDataFrame").locator('table[role="grid"]')
-    headers = grid.locator('th[role="columnheader"]')
-    expect(headers.first).to_be_attached(timeout=RERUN)
-    index = headers.all_inner_texts().index(name) + 1
-    return grid.locator(f'td[role="gridcell"][aria-colindex="{index}"]')
-
-
-def settled(page: Page) -> None:
-    """Wait until Streamlit has finished the rerun and shows no error."""
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=RERUN)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
-    expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
-
-
-def snap(page: Page, name: str) -> None:
-    """A full-page screenshot; Streamlit scrolls inside its main pane, so grow the viewport to fit it."""
-    settled(page)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    viewport = page.viewport_size or {"width": 1400, "height": 900}
-    height = page.evaluate(
-        """() => Math.max(document.documentElement.scrollHeight,
-               ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"], section')]
-                   .map(el => el.scrollHeight))"""
-    )
-    page.set_viewport_size({"width": viewport["width"], "height": max(viewport["height"], min(int(height) + 40, 8000))})
-    try:
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-    finally:
-        page.set_viewport_size(viewport)
-
-
-def open_browse(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.get_by_text("Demo desk")).to_be_visible(timeout=FIRST_RENDER)
-    expect(page.get_by_role("heading", name="Browse")).to_be_visible(timeout=FIRST_RENDER)
 
 
 def test_browse_opens_the_big_folder_and_pages_through_it(desk_server, page: Page):  # noqa: F811
@@ -152,20 +92,14 @@ def test_pick_two_objects_issue_with_iam_user_and_download_the_first_link(desk_s
     open_browse(page, browse_url(desk_server.url, demo.SUPPORT_BUCKET, folder))
     names = column(page, "Name")
     expect(names).to_have_text(["2026-10 invoice.pdf", "2026-11 invoice.pdf"], timeout=RERUN)
-    canvas = page.get_by_test_id("stDataFrame").locator("canvas").first
-    box = canvas.bounding_box()
-    assert box is not None
-    row_height = 35  # glide-data-grid's default, header included
     for row in (1, 2):  # tick each row's selection box in the row-marker column
-        page.mouse.click(box["x"] + 15, box["y"] + row_height * row + row_height / 2)
+        tick(page, row)
         expect(page.get_by_text(f"Picked for sharing ({row})")).to_be_visible(timeout=RERUN)
     snap(page, "06-two-picked")
 
     page.get_by_role("link", name="Share the picked files").click()
     expect(page.get_by_role("heading", name="Share")).to_be_visible(timeout=RERUN)
-    name = page.get_by_role("textbox", name="Your name (demo)")
-    name.fill("browser-test")
-    name.press("Enter")
+    type_name(page, "browser-test")
     settled(page)
     page.get_by_test_id("stRadio").get_by_text("iam-user", exact=True).click()
     settled(page)
@@ -185,11 +119,9 @@ def test_pick_two_objects_issue_with_iam_user_and_download_the_first_link(desk_s
 
 def test_paste_a_cut_short_link_from_the_history_into_inspect_and_see_why(desk_server, page: Page):  # noqa: F811
     from dashboard import demo_history
-    from dashboard.config import Settings
-    from dashboard.desk import open_desk
 
     # The desk seeded its history when it started; make one of its cut-short links again, as a customer would paste it.
-    desk = open_desk(Settings.load({"SHAREDESK_DEMO": "1", "SHAREDESK_STATE_DIR": str(desk_server.state_dir)}, {}))
+    desk = desk_on(desk_server.state_dir)
     sample = demo_history.cut_short_sample(desk)
     assert sample is not None
     entry, url = sample
@@ -203,3 +135,160 @@ def test_paste_a_cut_short_link_from_the_history_into_inspect_and_see_why(desk_s
     expect(page.get_by_text(re.compile(r"cut-short at"))).to_be_visible()
     expect(page.get_by_text(f"Log entry {entry.id}")).to_be_visible()
     snap(page, "08-inspect-cut-short")
+
+
+# --- Browse: picks ---------------------------------------------------------------
+
+
+def test_picks_stay_ticked_when_paging_back_and_coming_back(desk_server, page: Page):  # noqa: F811
+    open_browse(page, browse_url(desk_server.url, demo.EXPORTS_BUCKET, demo.BIG_PREFIX))
+    expect(column(page, "Name").first).to_have_text("export-00000.csv", timeout=RERUN)
+    tick(page, 1)
+    expect(page.get_by_text("Picked for sharing (1)")).to_be_visible(timeout=RERUN)
+    tick(page, 3)
+    expect(page.get_by_text("Picked for sharing (2)")).to_be_visible(timeout=RERUN)
+
+    page.get_by_role("button", name="Next page").click()
+    expect(column(page, "Name").first).to_have_text("export-00100.csv", timeout=RERUN)
+    expect(ticked(page)).to_have_count(0)
+    page.get_by_role("button", name="Previous page").click()
+    expect(column(page, "Name").first).to_have_text("export-00000.csv", timeout=RERUN)
+    expect(page.get_by_text("Picked for sharing (2)")).to_be_visible()
+    expect(ticked(page)).to_have_text(["export-00000.csv", "export-00002.csv"])
+    snap(page, "09-picks-kept-paging-back")
+
+    # Away to Share and back through the sidebar: the same folder, the same ticks.
+    navigate(page, "Share")
+    navigate(page, "Browse")
+    expect(page).to_have_url(re.compile(r"[?&]prefix=nightly%2F"), timeout=RERUN)
+    expect(column(page, "Name").first).to_have_text("export-00000.csv", timeout=RERUN)
+    expect(ticked(page)).to_have_text(["export-00000.csv", "export-00002.csv"])
+
+
+def test_an_archived_object_cannot_be_picked_and_the_row_says_why(desk_server, page: Page):  # noqa: F811
+    open_browse(page, browse_url(desk_server.url, demo.ARCHIVE_BUCKET, "2019/"))
+    expect(column(page, "Download")).to_have_text(["restore first"], timeout=RERUN)
+    tick(page, 1)
+    expect(page.get_by_text("Restore it first, then pick it.")).to_be_visible(timeout=RERUN)
+    expect(page.get_by_text("Picked for sharing (0)")).to_be_visible()
+    expect(ticked(page)).to_have_count(0)
+    snap(page, "10-archived-not-picked")
+
+    click_last_column(page, 1)  # the row's own Details button, not a pick
+    details = page.locator(".st-key-browse-details")
+    expect(details.get_by_text("restore first: it is in an archive storage class")).to_be_visible(timeout=RERUN)
+    expect(details.get_by_text("GLACIER")).to_be_visible()
+    expect(page.get_by_text("Picked for sharing (0)")).to_be_visible()
+
+
+# --- Share: issuing safely --------------------------------------------------------
+
+
+def _share_readme(desk_server, page: Page, ticket: str) -> None:  # noqa: F811
+    """Pick README.txt on Browse, open Share, name the issuer, choose iam-user and a ticket."""
+    open_browse(page, browse_url(desk_server.url, demo.SUPPORT_BUCKET, ""))
+    expect(column(page, "Name")).to_have_text(["README.txt"], timeout=RERUN)
+    tick(page, 1)
+    expect(page.get_by_text("Picked for sharing (1)")).to_be_visible(timeout=RERUN)
+    navigate(page, "Share")
+    type_name(page, "browser-test")
+    page.get_by_test_id("stRadio").get_by_text("iam-user", exact=True).click()
+    no_error_box(page)
+    ticket_box = page.get_by_role("textbox", name="Ticket reference")
+    ticket_box.fill(ticket)
+    ticket_box.press("Enter")
+    no_error_box(page)
+
+
+def test_links_of_one_request_never_show_under_another(desk_server, page: Page):  # noqa: F811
+    _share_readme(desk_server, page, "TCK-7777")
+    page.get_by_role("button", name="Issue 1 link").click()
+    expect(page.get_by_text("Links (recorded in the issuance log)")).to_be_visible(timeout=RERUN)
+    expect(page.get_by_text("Message for the customer")).to_be_visible()
+
+    ticket_box = page.get_by_role("textbox", name="Ticket reference")
+    ticket_box.fill("TCK-8888")  # another customer's ticket
+    ticket_box.press("Enter")
+    no_error_box(page)
+    expect(page.get_by_text("Links (recorded in the issuance log)")).to_have_count(0, timeout=RERUN)
+    expect(page.get_by_text("Message for the customer")).to_have_count(0)
+    expect(page.get_by_test_id("stCode")).to_have_count(0)
+    expect(page.get_by_role("button", name="Issue 1 link")).to_be_visible()
+    snap(page, "11-links-gone-after-ticket-change", check=False)
+
+    # Back to the first ticket: its links do not come back either; they were for the request that made them.
+    ticket_box.fill("TCK-7777")
+    ticket_box.press("Enter")
+    no_error_box(page)
+    expect(page.get_by_role("button", name="Issue 1 link")).to_be_visible(timeout=RERUN)
+    expect(page.get_by_test_id("stCode")).to_have_count(0)
+
+
+def test_a_second_click_on_issue_does_not_issue_twice(desk_server, page: Page):  # noqa: F811
+    log = desk_on(desk_server.state_dir).log
+    _share_readme(desk_server, page, "TCK-9001")
+    before = log.count()
+    page.get_by_role("button", name="Issue 1 link").click()
+    issued_again = page.get_by_role("button", name=re.compile(r"^Issued 1 link with iam-user at .*: issue again\?$"))
+    expect(issued_again).to_be_visible(timeout=RERUN)
+    assert log.count() == before + 1
+
+    issued_again.click()  # a second click asks, and issues nothing
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("were already issued")).to_be_visible(timeout=RERUN)
+    snap(page, "12-issue-again-asks", check=False)
+    assert log.count() == before + 1
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("dialog")).to_have_count(0, timeout=RERUN)
+    assert log.count() == before + 1
+
+    # A hurried double click on a fresh request makes one link, never two.
+    ticket_box = page.get_by_role("textbox", name="Ticket reference")
+    ticket_box.fill("TCK-9002")
+    ticket_box.press("Enter")
+    no_error_box(page)
+    page.get_by_role("button", name="Issue 1 link").dblclick()
+    expect(issued_again).to_be_visible(timeout=RERUN)
+    no_error_box(page)
+    if page.get_by_role("dialog").count():  # the second click may have landed after the first finished: it only asked
+        page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+        expect(page.get_by_role("dialog")).to_have_count(0, timeout=RERUN)
+    assert log.count() == before + 2
+    assert [e.ticket for e in log.recent(2)] == ["TCK-9002", "TCK-9001"]
+
+
+# --- Stable links: revoke safely ----------------------------------------------------
+
+
+def test_revoke_asks_first_revokes_exactly_one_and_shows_no_error(desk_server, page: Page):  # noqa: F811
+    from datetime import timedelta
+
+    from dashboard import issuing
+    from dashboard.strategies import ShareRequest
+
+    desk = desk_on(desk_server.state_dir)
+    made = [
+        issuing.issue(desk, [ShareRequest(bucket=demo.SUPPORT_BUCKET, key=key, lifetime=timedelta(days=3), issuer=who, ticket=ticket)], "stable")[0].entry
+        for key, who, ticket in (("README.txt", "alice", "TCK-R1"), ("manuals/user guide.pdf", "bob", "TCK-R2"))
+    ]
+    open_page(page, f"{desk_server.url}/stable-links", "Stable links")
+    type_name(page, "lead")
+    for entry, other in ((made[0], made[1]), (made[1], None)):
+        card = page.locator(f".st-key-stable-card-{entry.id}")
+        card.get_by_role("button", name="Revoke…").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_be_visible(timeout=RERUN)
+        for named in (f"Link {entry.id}", entry.key, entry.ticket, entry.issuer):
+            expect(dialog.get_by_text(named, exact=False).first).to_be_visible()
+        assert desk.log.get(entry.id).revoked_at is None  # asking revokes nothing
+        snap(page, f"13-revoke-asks-{entry.ticket}", check=False)
+        dialog.get_by_role("button", name=f"Revoke link {entry.id}").click()
+        expect(page.get_by_role("dialog")).to_have_count(0, timeout=RERUN)
+        expect(page.get_by_text(f"Link {entry.id} revoked by lead")).to_be_visible(timeout=RERUN)
+        settled(page)
+        assert desk.log.get(entry.id).revoked_by == "lead"
+        if other is not None:
+            assert desk.log.get(other.id).revoked_at is None  # exactly one
+        expect(page.locator(f".st-key-stable-card-{entry.id}")).to_have_count(0)
+        expect(page.get_by_role("dialog")).to_have_count(0)  # and no other link is armed
+    snap(page, "14-revoked-both")

@@ -780,7 +780,7 @@ def download_name(header: str) -> str:
         ("../../etc/passwd", 'attachment; filename="_.._etc_passwd"'),
         ("a\r\nSet-Cookie: x=1.txt", "attachment; filename=\"aSet-Cookie_ x=1.txt\"; filename*=UTF-8''aSet-Cookie%3A%20x%3D1.txt"),
         ("données été.csv", "attachment; filename=\"donnees ete.csv\"; filename*=UTF-8''donn%C3%A9es%20%C3%A9t%C3%A9.csv"),
-        ("こんにちは.txt", "attachment; filename=\".txt\"; filename*=UTF-8''%E3%81%93%E3%82%93%E3%81%AB%E3%81%A1%E3%81%AF.txt"),
+        ("こんにちは.txt", "attachment; filename=\"konnichiha.txt\"; filename*=UTF-8''%E3%81%93%E3%82%93%E3%81%AB%E3%81%A1%E3%81%AF.txt"),
         ("100%.txt", "attachment; filename=\"100_.txt\"; filename*=UTF-8''100%25.txt"),
         ("", 'attachment; filename="download"'),
         ("\n\t", 'attachment; filename="download"'),

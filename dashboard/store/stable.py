@@ -49,6 +49,14 @@ class Click:
     user_agent: str | None = None
 
 
+#: The states a stable link can be listed by, as SQL over `l` (links) and `s` (stable_links): (condition, takes the moment).
+_STATE_WHERE: dict[str, tuple[str, bool]] = {
+    "live": ("l.revoked_at IS NULL AND s.expires_at > ?", True),
+    "expired": ("l.revoked_at IS NULL AND s.expires_at <= ?", True),
+    "revoked": ("l.revoked_at IS NOT NULL", False),
+}
+STABLE_STATES: tuple[str, ...] = tuple(_STATE_WHERE)
+
 _COLUMNS = ", ".join(f"l.{c}" for c in ENTRY_COLUMNS)
 _SELECT = f"SELECT {_COLUMNS}, s.expires_at, s.mint_seconds, s.clicks, s.last_click_at FROM stable_links s JOIN links l ON l.id = s.link_id"
 
@@ -89,14 +97,28 @@ class StableLinkQueries:
         rows = self._stable_rows(f"{_SELECT} WHERE s.link_id = ?", (link_id,))
         return rows[0] if rows else None
 
-    def stable_links(self, *, live_at: datetime | None = None, limit: int = 500) -> list[StableLink]:
-        """Stable links, newest first; only those still live at `live_at` when given."""
-        if live_at is None:
+    def stable_links(
+        self, *, live_at: datetime | None = None, limit: int = 500, state: str | None = None, at: datetime | None = None
+    ) -> list[StableLink]:
+        """Stable links, newest first: only those still live at `live_at` when given, or those in `state` at `at`.
+
+        `state` is one of STABLE_STATES: live, expired (ran out, never revoked), revoked.
+        """
+        if live_at is not None:
+            state, at = "live", live_at
+        if state is None:
             return self._stable_rows(f"{_SELECT} ORDER BY l.id DESC LIMIT ?", (limit,))
-        return self._stable_rows(
-            f"{_SELECT} WHERE l.revoked_at IS NULL AND s.expires_at > ? ORDER BY l.id DESC LIMIT ?",
-            (to_epoch(live_at), limit),
-        )
+        where, needs_time = _STATE_WHERE[state]
+        params: tuple[object, ...] = (to_epoch(at or datetime.now(UTC)), limit) if needs_time else (limit,)
+        return self._stable_rows(f"{_SELECT} WHERE {where} ORDER BY l.id DESC LIMIT ?", params)
+
+    def count_stable(self, at: datetime) -> dict[str, int]:
+        """How many stable links are in each of STABLE_STATES at `at`."""
+        cases = ", ".join(f"COALESCE(SUM(CASE WHEN {where} THEN 1 ELSE 0 END), 0)" for where, _ in _STATE_WHERE.values())
+        when = to_epoch(at)
+        params = [when for _, needs_time in _STATE_WHERE.values() if needs_time]
+        (row,) = self.query(f"SELECT {cases} FROM stable_links s JOIN links l ON l.id = s.link_id", params)
+        return {state: int(n) for state, n in zip(_STATE_WHERE, row)}
 
     def record_clicks(self, clicks: Sequence[Click]) -> None:
         """Append clicks and bump each link's counters, all in one transaction.

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
+from anyascii import anyascii
+
 from dashboard.config import Settings
 from dashboard.expiry import Caps, CredentialFacts, Expiry, LifetimeError, SigningFacts, compute, validate_sigv4_expires
 from dashboard.store import fingerprint
@@ -22,12 +24,16 @@ def content_disposition(filename: str) -> str:
     """`attachment` with an ASCII fallback and an RFC 5987 UTF-8 name (RFC 6266).
 
     Quotes, backslashes, control characters and path separators never reach the
-    header: a file name cannot break out of it or inject another header.
+    header: a file name cannot break out of it or inject another header. The
+    ASCII fallback (for clients that ignore ``filename*``) is transliterated,
+    not stripped: Grüße becomes Grusse, Łódź Lodz, こんにちは konnichiha. Stripping
+    accents alone would turn ß, æ, ø or ł, which have no combining form, into
+    nothing ("Grue").
     """
     clean = "".join(ch for ch in filename if unicodedata.category(ch)[0] != "C")
     clean = clean.replace("/", "_").replace("\\", "_").strip().strip(".") or "download"
     clean = clean[:200]
-    fallback = unicodedata.normalize("NFKD", clean).encode("ascii", "ignore").decode()
+    fallback = anyascii(unicodedata.normalize("NFC", clean))
     fallback = _UNSAFE_ASCII.sub("_", fallback).strip() or "download"
     encoded = quote(clean, safe="")
     if fallback == clean:

@@ -8,10 +8,12 @@ minutes-long URL signed by the best signer available at that moment.
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from dashboard.desk import Desk
-from dashboard.expiry import Caps, CredentialFacts, CredentialKind
+from dashboard.durations import format_duration
+from dashboard.expiry import Caps, CredentialFacts, CredentialKind, Expiry
 from dashboard.store import StableSpec, fingerprint
 from dashboard.strategies.base import Preview, ShareRequest, Signed, expiry_for, lifetime_refusal, preview_from
 
@@ -45,10 +47,21 @@ class Stable:
             return f"The desk's policy allows stable links of at most {self.desk.settings.stable_max_days} days: ask for less."
         return None
 
+    def _expiry(self, request: ShareRequest, now: datetime) -> Expiry:
+        expiry = expiry_for(self.name, request, now, stable_credentials(), Caps(max_lifetime=self.cap))
+        # The generic sentence would say the link "does not expire" (its signer is long-term); it does, at its own expiry.
+        end = expiry.nominal_expires_at.astimezone(timezone.utc)
+        reason = (
+            f"Works for the full {format_duration(request.lifetime)}, until {end:%H:%M} UTC on {end.day} {end:%b %Y}, then stops: "
+            f"each click mints a fresh URL that lasts {format_duration(timedelta(seconds=self.desk.settings.stable_mint_seconds))}, "
+            "so no credential cuts it short; it can be revoked or extended until then."
+        )
+        return replace(expiry, reason=reason)
+
     def preview(self, request: ShareRequest, now: datetime) -> Preview:
         if problem := self._problem(request):
             return preview_from(self, unavailable=problem)
-        return preview_from(self, expiry_for(self.name, request, now, stable_credentials(), Caps(max_lifetime=self.cap)))
+        return preview_from(self, self._expiry(request, now))
 
     def sign(self, request: ShareRequest, now: datetime) -> Signed:
         if problem := self._problem(request):
@@ -58,7 +71,7 @@ class Stable:
         signed_at = now.astimezone(timezone.utc).replace(microsecond=0)
         token = secrets.token_urlsafe(TOKEN_BYTES)
         base = f"{self.desk.settings.public_base_url}{STABLE_PATH}"
-        expiry = expiry_for(self.name, request, signed_at, stable_credentials(), Caps(max_lifetime=self.cap))
+        expiry = self._expiry(request, signed_at)
         return Signed(
             url=base + token,
             expiry=expiry,

@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard.config import SettingsError
 from dashboard.desk import Desk, process_desk
 from dashboard.errors import DeskError
+from dashboard.safetext import md
 from dashboard.timefmt import viewer_zone
 
 #: Session-state key holding the objects picked on Browse for the Share page:
@@ -63,7 +64,8 @@ def guard() -> Desk:
 
 
 def fail(message: str) -> NoReturn:
-    st.error(message, icon=":material/error:")
+    """One sentence, then stop. It is shown as text: such sentences quote keys, tickets and names (outside text)."""
+    st.error(md(message), icon=":material/error:")
     st.stop()
 
 
@@ -73,4 +75,14 @@ def viewer_tz() -> tzinfo:
 
 
 def selection() -> dict[str, dict]:
-    return st.session_state.setdefault(SELECTION_KEY, {})
+    """The objects picked for sharing in this session (Browse adds them, Share may remove them)."""
+    picked: dict[str, dict] = st.session_state.setdefault(SELECTION_KEY, {})
+    return picked
+
+
+def pick(bucket: str, key: str, size: int, storage_class: str) -> None:
+    selection()[f"s3://{bucket}/{key}"] = {"bucket": bucket, "key": key, "size": size, "storage_class": storage_class}
+
+
+def unpick(uri: str) -> None:
+    selection().pop(uri, None)

@@ -14,6 +14,7 @@ import pandas as pd
 from dashboard.durations import format_duration
 from dashboard.signers import AtRisk, Health, Reach, SignerKey
 from dashboard.store import LogEntry
+from dashboard.safetext import visible
 from dashboard.timefmt import in_zone, local
 
 __all__ = ["Line", "ambient_lines", "at_risk_frame", "cloudfront_lines", "countdown", "links_frame", "reach_frame", "reach_lines", "role_lines", "signer_lines"]
@@ -117,9 +118,9 @@ def at_risk_frame(found: Sequence[AtRisk], now: datetime, tz: tzinfo) -> pd.Data
         [
             {
                 "Log id": r.entry.id,
-                "Object": f"s3://{r.entry.bucket}/{r.entry.key}",
-                "Ticket": r.entry.ticket or "",
-                "Issuer": r.entry.issuer,
+                "Object": visible(f"s3://{r.entry.bucket}/{r.entry.key}"),
+                "Ticket": visible(r.entry.ticket or ""),
+                "Issuer": visible(r.entry.issuer),
                 "Strategy": r.entry.strategy,
                 "Dies at": r.dies_at,
                 "Promised until": r.promised,
@@ -140,9 +141,9 @@ def links_frame(links: Sequence[LogEntry], tz: tzinfo) -> pd.DataFrame:
         [
             {
                 "Log id": e.id,
-                "Object": f"s3://{e.bucket}/{e.key}",
-                "Ticket": e.ticket or "",
-                "Issuer": e.issuer,
+                "Object": visible(f"s3://{e.bucket}/{e.key}"),
+                "Ticket": visible(e.ticket or ""),
+                "Issuer": visible(e.issuer),
                 "Issued": e.issued_at,
                 "Expires": e.effective_expires_at or e.nominal_expires_at,
             }

@@ -32,7 +32,6 @@ from tests.test_pages import NAVIGATION
 
 OWNED_ELSEWHERE = {
     "timeline": "the Expiry timeline page is being fixed by the audit helper (branch audit): today its table shows a key's raw control characters (ESC, BEL) in cells",
-    "signers": "the Signers page belongs to the identity helper (branch identity): its at-risk table shows a key's raw control characters (ESC, BEL) in cells",
 }
 
 

@@ -14,6 +14,7 @@ from dashboard.desk import Desk
 from dashboard.durations import DurationError, parse_duration
 from dashboard.errors import BadInput
 from dashboard.expiry import iso_z
+from dashboard.safetext import one_line, visible
 from dashboard.strategies import ShareRequest
 
 
@@ -76,8 +77,8 @@ def _issue(desk: Desk, args: argparse.Namespace) -> int:
             }
         )
     else:
-        print(link.url)
-        print(f"{entry.strategy}: {entry.reason}", file=sys.stderr)
+        print(visible(link.url))
+        print(f"{entry.strategy}: {one_line(entry.reason)}", file=sys.stderr)
     if desk.demo is not None and desk.demo.owned:
         print(
             "Note: no demo desk is running, so this link points to a demo S3 that stopped with this command; "

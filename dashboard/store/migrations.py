@@ -245,3 +245,10 @@ def _add_audit_indexes(conn: sqlite3.Connection) -> None:
         ("links_audit_issuer_lost", f"issuer, {lost}, issued_at, strategy, {filters}", cut_short),
     ):
         conn.execute(f"CREATE INDEX {name} ON links ({columns}){where}")
+
+
+@migration(4, "clicks record their request method")
+def _add_click_method(conn: sqlite3.Connection) -> None:
+    # A HEAD (a link checker, a mail scanner) is recorded as a check, not a
+    # download: the row keeps the method, and only GETs bump the link's counters.
+    conn.execute("ALTER TABLE clicks ADD COLUMN method TEXT NOT NULL DEFAULT 'GET'")

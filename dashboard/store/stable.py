@@ -47,6 +47,11 @@ class Click:
     status: int
     client_ip: str | None = None
     user_agent: str | None = None
+    method: str = "GET"  # "HEAD" is a check (a link scanner), not a download
+
+    @property
+    def is_download(self) -> bool:
+        return self.method != "HEAD"
 
 
 _COLUMNS = ", ".join(f"l.{c}" for c in ENTRY_COLUMNS)
@@ -119,11 +124,13 @@ class StableLinkQueries:
             return
         with self._write(synchronous="NORMAL") as conn:
             conn.executemany(
-                "INSERT INTO clicks (link_id, at, status, client_ip, user_agent) VALUES (?, ?, ?, ?, ?)",
-                [(c.link_id, to_epoch(c.at), c.status, c.client_ip, (c.user_agent or "")[:512] or None) for c in clicks],
+                "INSERT INTO clicks (link_id, at, status, client_ip, user_agent, method) VALUES (?, ?, ?, ?, ?, ?)",
+                [(c.link_id, to_epoch(c.at), c.status, c.client_ip, (c.user_agent or "")[:512] or None, c.method) for c in clicks],
             )
             totals: dict[int, tuple[int, float]] = {}
             for c in clicks:
+                if not c.is_download:  # a HEAD check is kept, but is not a click on the link
+                    continue
                 count, last = totals.get(c.link_id, (0, 0.0))
                 totals[c.link_id] = (count + 1, max(last, to_epoch(c.at) or 0.0))
             conn.executemany(
@@ -135,12 +142,12 @@ class StableLinkQueries:
         try:
             with self._pool.connection() as conn:
                 rows = conn.execute(
-                    "SELECT link_id, at, status, client_ip, user_agent FROM clicks WHERE link_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+                    "SELECT link_id, at, status, client_ip, user_agent, method FROM clicks WHERE link_id = ? ORDER BY at DESC, id DESC LIMIT ?",
                     (link_id, limit),
                 ).fetchall()
         except sqlite3.Error as exc:
             raise self._read_error(exc) from exc
-        return [Click(r[0], datetime.fromtimestamp(r[1], tz=UTC), r[2], r[3], r[4]) for r in rows]
+        return [Click(r[0], datetime.fromtimestamp(r[1], tz=UTC), r[2], r[3], r[4], r[5]) for r in rows]
 
     def count_clicks(self) -> int:
         try:

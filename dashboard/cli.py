@@ -38,7 +38,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that fails with one line instead of a usage block."""
 
     def error(self, message: str) -> NoReturn:
-        raise BadInput(f"{message} (see: {self.prog} --help)")
+        # argparse quotes the offending value: a 100 KB argument is cut, not echoed whole.
+        raise BadInput(f"{one_line(message, 300)} (see: {self.prog} --help)")
 
 
 def command(name: str) -> Callable[[Callable[[Desk, argparse.Namespace], int]], Callable[[Desk, argparse.Namespace], int]]:
@@ -141,9 +142,18 @@ def _ls(desk: Desk, args: argparse.Namespace) -> int:
     return 0
 
 
+#: A run this long without a space is an echoed argument, not words of the sentence.
+_LONG_RUN = re.compile(r"\S{81,}")
+
+
 def fail_line(exc: BaseException | str) -> str:
-    """An error as the one line the command prints: escaped, on one line, cut to a screenful."""
-    return f"dashboard: {one_line(exc, MESSAGE_LIMIT)}"
+    """An error as the one line the command prints: escaped, on one line, cut to a screenful.
+
+    A quoted 100 KB argument is cut in place, so the sentence around it (what
+    to do) is still read to its end.
+    """
+    text = _LONG_RUN.sub(lambda m: m.group()[:60] + "…", one_line(exc))
+    return f"dashboard: {one_line(text, MESSAGE_LIMIT)}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

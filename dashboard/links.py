@@ -341,8 +341,10 @@ def standalone_app(desk: Callable[[], Desk], resolver: Resolver | None = None) -
 def bind(host: str, port: int) -> socket.socket:
     """A socket bound to `host`:`port` for the resolver, or a `BadInput` sentence saying why not."""
     shown = one_line(host, 80)
+    # The C resolver stops at a NUL ("127.0.0.1\x00junk" would bind 127.0.0.1): refuse such names first.
+    plain = bool(host) and len(host) <= 253 and all(ch.isprintable() and not ch.isspace() for ch in host)
     try:
-        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE) if host else []
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE) if plain else []
     except (OSError, UnicodeError, ValueError):
         infos = []
     if not infos:

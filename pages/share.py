@@ -44,10 +44,13 @@ filename = left.text_input("Download file name (optional)", disabled=len(targets
 ticket = right.text_input("Ticket reference", placeholder="e.g. TCK-1042")
 note = st.text_input("Note (kept in the log)")
 
-requests = [
-    ShareRequest(bucket=b, key=k, lifetime=lifetime, issuer=who or "", filename=filename or None, ticket=ticket, note=note)
-    for b, k in targets
-]
+try:
+    requests = [
+        ShareRequest(bucket=b, key=k, lifetime=lifetime, issuer=who or "", filename=filename or None, ticket=ticket, note=note)
+        for b, k in targets
+    ]
+except DeskError as exc:  # e.g. a control character in the ticket or note
+    fail(str(exc))
 options = issuing.previews(desk, requests[0])
 advice = issuing.recommend(options, lifetime)
 st.subheader("Real expiry of each strategy")

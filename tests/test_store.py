@@ -179,7 +179,7 @@ def test_processes_starting_at_once_apply_each_migration_exactly_once(tmp_path: 
 
     assert sorted(v for versions in applied for v in versions) == [1, 2, 3, 4]
     with raw(Path(path)) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (3,)
+        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (4,)
 
 
 # --- opening -----------------------------------------------------------------

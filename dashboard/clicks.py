@@ -34,26 +34,36 @@ log = logging.getLogger(__name__)
 class PendingClick:
     """One click on its way to the log.
 
-    `committed` resolves once its row is committed (it never fails: a failed
-    attempt is retried); `failed_once` resolves at the first failed attempt, so
-    a waiting request learns at once that the log is in trouble.
+    `settled` resolves True once its row is committed, or False at its first
+    failed attempt, so a waiting request learns at once that the log is in
+    trouble; a click whose attempt failed is still retried until committed.
     """
 
-    def __init__(self, click: Click) -> None:
+    __slots__ = ("_changed", "attempt", "attempts", "click", "settled", "state", "status")
+
+    def __init__(self, click: Click, changed: threading.Condition) -> None:
         self.click = click
         self.status = click.status
         self.state = "queued"  # queued -> writing -> done (or back to queued after a failed attempt)
-        self.committed: Future[None] = Future()
-        self.failed_once: Future[None] = Future()
-        self.attempt: Future[bool] | None = None  # the write in progress: True once committed
+        self.settled: Future[bool] = Future()
+        self.attempt: Future[bool] | None = None  # made only when someone waits on the write in progress
         self.attempts = 0
+        self._changed = changed
+
+    @property
+    def committed(self) -> bool:
+        return self.state == "done"
 
     def result(self, timeout: float | None = None) -> None:
-        """Wait until the row is committed (tests, benchmarks)."""
-        self.committed.result(timeout)
+        """Wait until the row is committed, retries included (tests, benchmarks)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.state in ("done", "dropped"), timeout):
+                raise TimeoutError(f"the click on link {self.click.link_id} was not recorded within {timeout} s")
+        if self.state == "dropped":
+            raise RuntimeError(f"the click on link {self.click.link_id} was dropped: too many clicks waited for the log")
 
     def row(self) -> Click:
-        return dataclasses.replace(self.click, status=self.status)
+        return self.click if self.status == self.click.status else dataclasses.replace(self.click, status=self.status)
 
 
 class ClickWriter:
@@ -80,16 +90,19 @@ class ClickWriter:
         self._thread.start()
 
     def submit(self, click: Click) -> PendingClick:
-        pending = PendingClick(click)
+        pending = PendingClick(click, self._changed)
+        lost: list[PendingClick] = []
         with self._changed:
             self._queue.append(pending)
             while len(self._queue) > self._max_pending:
-                lost = self._queue.popleft()
-                lost.state = "dropped"
-                _resolve(lost.failed_once, None)
+                dropped = self._queue.popleft()
+                dropped.state = "dropped"
+                lost.append(dropped)
                 self.dropped += 1
-                log.error("Share Desk dropped a stable-link click (link %s): %s clicks were waiting for the log.", lost.click.link_id, self._max_pending)
             self._changed.notify_all()
+        for dropped in lost:
+            _resolve(dropped.settled, False)
+            log.error("Share Desk dropped a stable-link click (link %s): %s clicks were waiting for the log.", dropped.click.link_id, self._max_pending)
         return pending
 
     def answer_instead(self, pending: PendingClick, status: int) -> Future[bool] | None:
@@ -105,11 +118,12 @@ class ClickWriter:
                 pending.status = status
                 return None
             if pending.state == "writing":
-                assert pending.attempt is not None
+                if pending.attempt is None:
+                    pending.attempt = Future()
                 return pending.attempt
-            done: Future[bool] = Future()
-            done.set_result(True)
-            return done
+        done: Future[bool] = Future()
+        done.set_result(True)
+        return done
 
     @property
     def pending(self) -> int:
@@ -128,7 +142,6 @@ class ClickWriter:
             batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
             for pending in batch:
                 pending.state = "writing"
-                pending.attempt = Future()
                 pending.attempts += 1
             self._writing = batch
             return batch
@@ -142,17 +155,7 @@ class ClickWriter:
             try:
                 self._write(rows)
             except Exception as exc:
-                with self._changed:
-                    self.failed_attempts += 1
-                    for pending in batch:
-                        pending.state = "queued"
-                    self._queue.extendleft(reversed(batch))  # first in, first written, as before
-                    self._writing = []
-                    self._changed.notify_all()
-                for pending in batch:
-                    assert pending.attempt is not None
-                    _resolve(pending.attempt, False)
-                    _resolve(pending.failed_once, None)
+                self._finish(batch, committed=False)
                 if self.failed_attempts == 1 or pause >= self._max_retry_after:
                     log.warning("Share Desk could not record %d stable-link click(s), retrying: %s", len(batch), exc)
                 self._wake.wait(pause)
@@ -160,18 +163,28 @@ class ClickWriter:
                 pause = min(pause * 2, self._max_retry_after)
                 continue
             pause = self._retry_after
-            with self._changed:
-                self.recorded += len(batch)
-                for pending in batch:
-                    pending.state = "done"
-                self._writing = []
-                self._changed.notify_all()
+            self._finish(batch, committed=True)
+
+    def _finish(self, batch: list[PendingClick], *, committed: bool) -> None:
+        """One attempt is over: the batch is done, or back at the head of the queue."""
+        with self._changed:
+            attempts = [p.attempt for p in batch if p.attempt is not None]
             for pending in batch:
-                assert pending.attempt is not None
-                _resolve(pending.attempt, True)
-                _resolve(pending.committed, None)
+                pending.state = "done" if committed else "queued"
+                pending.attempt = None
+            if committed:
+                self.recorded += len(batch)
+            else:
+                self.failed_attempts += 1
+                self._queue.extendleft(reversed(batch))  # first in, first written, as before
+            self._writing = []
+            self._changed.notify_all()
+        for attempt in attempts:
+            _resolve(attempt, committed)
+        for pending in batch:
+            _resolve(pending.settled, committed)
 
 
-def _resolve(future: Future[bool] | Future[None], value: bool | None) -> None:
+def _resolve(future: Future[bool], value: bool) -> None:
     if not future.done():
-        future.set_result(value)  # type: ignore[arg-type]
+        future.set_result(value)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import html
 import ipaddress
 import re
@@ -56,7 +57,7 @@ class Outcome:
     location: str | None = None
     title: str = ""
     message: str = ""
-    click: PendingClick | None = None  # `click.committed` resolves once the click row is committed
+    click: PendingClick | None = None  # `click.settled` resolves once the click row is committed (or an attempt failed)
 
 
 @dataclass(frozen=True)
@@ -137,18 +138,17 @@ class Resolver:
         503, once the log recovers (see `dashboard.clicks`).
         """
         loop = asyncio.get_running_loop()
-        if not pending.committed.done():
-            await asyncio.wait({_waiter(pending.committed, loop), _waiter(pending.failed_once, loop)}, timeout=self.commit_wait, return_when=asyncio.FIRST_COMPLETED)
+        await _wait(pending.settled, self.commit_wait, loop)
         for _ in range(3):
-            if pending.committed.done():
+            if pending.committed:
                 return True
             attempt = self.clicks.answer_instead(pending, 503)
             if attempt is None:
                 break  # still queued: its row will say 503
-            await asyncio.wait({_waiter(attempt, loop)}, timeout=self.attempt_wait)
+            await _wait(attempt, self.attempt_wait, loop)
             if not attempt.done():
                 break  # a write that outlasts every wait; should it commit, its row keeps the decided status
-        if pending.committed.done():
+        if pending.committed:
             return True
         self.count_unavailable()
         return False
@@ -200,8 +200,10 @@ def download_name(filename: str | None, key: str) -> str | None:
     return filename or key.rstrip("/").rsplit("/", 1)[-1] or None
 
 
-def _waiter(future: Future[Any], loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
-    """An asyncio future that resolves when `future` does; unlike `wrap_future`, never cancels it."""
+async def _wait(future: Future[Any], timeout: float, loop: asyncio.AbstractEventLoop) -> None:
+    """Until `future` (resolved by another thread) is done or `timeout` has passed; never cancels it."""
+    if future.done():
+        return
     waiter: asyncio.Future[None] = loop.create_future()
 
     def wake() -> None:
@@ -215,7 +217,11 @@ def _waiter(future: Future[Any], loop: asyncio.AbstractEventLoop) -> asyncio.Fut
             pass
 
     future.add_done_callback(done)
-    return waiter
+    timer = loop.call_later(timeout, wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
 
 
 def _not_found() -> Outcome:
@@ -239,6 +245,7 @@ def _page(outcome: Outcome) -> HTMLResponse:
     return HTMLResponse(body, status_code=outcome.status, headers=headers)
 
 
+@functools.lru_cache(maxsize=4096)  # the same proxies and customers click again and again
 def normal_ip(text: str | None) -> str | None:
     """`text` as an IP address in its normal form (an IPv4-mapped IPv6 address as IPv4), or None."""
     if not text:

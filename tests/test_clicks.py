@@ -43,7 +43,8 @@ def test_a_batch_the_log_refuses_is_written_again_until_it_is_taken():
     writer = ClickWriter(log, retry_after=0.01)
     pending = writer.submit(click())
     pending.result(timeout=30)
-    assert pending.failed_once.done()  # a waiting request learnt of the trouble at the first failure
+    assert pending.settled.result(timeout=0) is False  # a waiting request learnt of the trouble at the first failure
+    assert pending.committed and pending.attempts == 3
     assert log.rows == [click()] and log.calls == 3
     assert (writer.recorded, writer.failed_attempts, writer.dropped, writer.pending) == (1, 2, 0, 0)
 
@@ -62,7 +63,7 @@ def test_a_click_answered_503_while_queued_is_recorded_with_503():
     assert attempt.result(timeout=30) is True  # committed after all, with the decided status
     assert writer.flush(timeout=30)
     assert [(c.link_id, c.status) for c in log.rows] == [(1, 302), (2, 503)]
-    assert first.committed.done() and second.committed.done()
+    assert first.committed and second.committed
 
 
 def test_a_failed_write_lets_a_waiting_answer_amend_the_row():
@@ -89,7 +90,7 @@ def test_too_many_waiting_clicks_drop_the_oldest_and_count_them(caplog):
     dropped = writer.submit(click(2))
     writer.submit(click(3))
     writer.submit(click(4))
-    assert writer.dropped == 1 and dropped.failed_once.done() and not dropped.committed.done()
+    assert writer.dropped == 1 and dropped.settled.result(timeout=0) is False and not dropped.committed
     assert "dropped a stable-link click" in caplog.text
     log.gate.set()
     assert writer.flush(timeout=30)

@@ -8,6 +8,7 @@ No client is made at import time, which also keeps moto's patching reliable.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from dataclasses import dataclass, field
@@ -88,21 +89,25 @@ class CredentialSnapshot:
     session_token: str | None = field(default=None, repr=False)
     method: str | None = None
     expires_at: datetime | None = None
+    on_aws: bool = True  # False on an S3-compatible endpoint, whose key ids follow no AWS prefix
+    first_seen: datetime | None = None  # when this desk first saw this access key id (its last rotation, or the desk's start)
+    rotated: bool = False  # whether the desk had seen another key from the same source before this one
 
     @property
     def temporary(self) -> bool:
-        return bool(self.session_token) or self.access_key_id.startswith("ASIA")
+        """A session token makes a key temporary anywhere; on AWS so does the ``ASIA`` prefix."""
+        return bool(self.session_token) or (self.on_aws and self.access_key_id.startswith("ASIA"))
 
     @property
     def kind(self) -> str:
         if self.temporary:
             return "temporary"
-        if self.access_key_id.startswith("AKIA") or self.method in LONG_TERM_METHODS:
+        if self.access_key_id.startswith("AKIA") or self.method in LONG_TERM_METHODS or not self.on_aws:
             return "long-term"
         return "unknown"
 
-    def facts(self, label: str | None = None) -> CredentialFacts:
-        """What the expiry model needs to know of these credentials."""
+    def facts(self, label: str | None = None, note: str | None = None) -> CredentialFacts:
+        """What the expiry model needs to know of these credentials (``note``: why they end when they do)."""
         kind = CredentialKind(self.kind)
         default = {
             CredentialKind.TEMPORARY: METHOD_LABELS.get(self.method or "", "the temporary credentials"),
@@ -115,10 +120,11 @@ class CredentialSnapshot:
             method=self.method,
             access_key_id=self.access_key_id,
             label=label or default,
+            note=note,
         )
 
 
-def snapshot(credentials: Any) -> CredentialSnapshot:
+def snapshot(credentials: Any, *, on_aws: bool = True) -> CredentialSnapshot:
     """Freeze botocore credentials and read their expiry (a private attribute, FACTS.md)."""
     frozen = credentials.get_frozen_credentials()
     # The expiry lives only on RefreshableCredentials._expiry_time; reading it after
@@ -134,6 +140,7 @@ def snapshot(credentials: Any) -> CredentialSnapshot:
         session_token=frozen.token,
         method=getattr(credentials, "method", None),
         expires_at=expiry,
+        on_aws=on_aws,
     )
 
 
@@ -146,6 +153,7 @@ class Aws:
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._signer_key: CredentialSnapshot | None = None
+        self._keys_seen: dict[str, datetime] = {}  # ambient access key id -> when this desk first saw it
 
     @property
     def session(self) -> boto3.Session:
@@ -199,11 +207,12 @@ class Aws:
                 "No signer user key is configured: set SHAREDESK_SIGNER_ACCESS_KEY_ID and SHAREDESK_SIGNER_SECRET_ACCESS_KEY "
                 "(or SHAREDESK_SIGNER_SECRET_ID, a Secrets Manager secret)."
             )
-        if not key_id.startswith("AKIA"):
+        if self.on_aws and not key_id.startswith("AKIA"):
             raise NotConfigured(
                 f"The signer key {key_id[:4]}… is not a long-term IAM user key (AKIA…): temporary keys would make its links die early."
             )
-        key = CredentialSnapshot(access_key_id=key_id, secret_access_key=secret, method="explicit")
+        # An S3-compatible endpoint's own keys follow no prefix: without a session token they are long-term.
+        key = CredentialSnapshot(access_key_id=key_id, secret_access_key=secret, method="explicit", on_aws=self.on_aws)
         with self._lock:
             self._signer_key = key
         return key
@@ -215,11 +224,23 @@ class Aws:
             raise from_aws(exc, action=f"read the signer key secret {secret_id}") from None
         try:
             value = json.loads(raw)
-            return str(value["access_key_id"]), str(value["secret_access_key"])
-        except (ValueError, KeyError, TypeError):
+            key_id, secret = str(value["access_key_id"]), str(value["secret_access_key"])
+            token = value.get("session_token") or value.get("aws_session_token")
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise NotConfigured(
                 f"The secret {secret_id} must be JSON with access_key_id and secret_access_key: fix the secret's value."
             ) from None
+        if token:
+            raise NotConfigured(
+                f"The secret {secret_id} holds a session token, so its key is temporary and its links would die with it: "
+                "store a long-term access key of the signer user instead."
+            )
+        return key_id, secret
+
+    @property
+    def on_aws(self) -> bool:
+        """Whether S3 is AWS's own (no custom endpoint): only there do key id prefixes mean anything."""
+        return not self.settings.endpoint_url
 
     def ambient(self) -> CredentialSnapshot:
         """The credentials the desk runs with, frozen now."""
@@ -231,4 +252,11 @@ class Aws:
             from botocore.exceptions import NoCredentialsError
 
             raise from_aws(NoCredentialsError()) from None
-        return snapshot(credentials)
+        frozen = snapshot(credentials, on_aws=self.on_aws)
+        # Remember when each access key id first appeared: a new one means the platform rotated the credentials.
+        with self._lock:
+            if len(self._keys_seen) > 256:
+                self._keys_seen = dict(list(self._keys_seen.items())[-16:])
+            first = self._keys_seen.setdefault(frozen.access_key_id, datetime.now(timezone.utc).replace(microsecond=0))
+            rotated = next(iter(self._keys_seen)) != frozen.access_key_id
+        return dataclasses.replace(frozen, first_seen=first, rotated=rotated)

@@ -20,6 +20,9 @@ from dashboard.errors import BadInput, NotAllowed, from_aws
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from dashboard.identity import Identity
+    from dashboard.policy import Policy
+
 #: Objects in these classes must be restored before anyone can download them.
 ARCHIVE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 
@@ -223,6 +226,38 @@ def list_page(
     s3_next = response.get("NextContinuationToken") if response.get("IsTruncated") else None
     next_token = seal_page_token(bucket, prefix, s3_next) if s3_next else None
     return Listing(bucket=bucket, prefix=prefix, folders=folders, objects=objects, next_token=next_token)
+
+
+def browsable_buckets(s3: S3Client, allowed: tuple[str, ...], rules: Policy, who: Identity | None) -> list[str]:
+    """The buckets the desk may browse and the sharing policy lets this person look into."""
+    return [b for b in list_buckets(s3, allowed) if rules.may_browse_bucket(who, b)]
+
+
+def list_browsable_page(
+    s3: S3Client,
+    rules: Policy,
+    who: Identity | None,
+    bucket: str,
+    prefix: str = "",
+    *,
+    token: str | None = None,
+    page_size: int = 100,
+) -> Listing:
+    """One page of a prefix as the policy lets this person see it.
+
+    A folder above a granted one may be passed through (it shows only the
+    sub-folders that lead to grants); objects show only inside a grant.
+    Refuses, naming the rule, a prefix the person's role may not browse.
+    """
+    role = rules.check_browse(who, bucket, prefix)
+    listing = list_page(s3, bucket, prefix, token=token, page_size=page_size)
+    return Listing(
+        bucket=listing.bucket,
+        prefix=listing.prefix,
+        folders=tuple(f for f in listing.folders if rules.shows_folder(role, bucket, f.prefix)),
+        objects=tuple(o for o in listing.objects if rules.shows_object(role, bucket, o.key)),
+        next_token=listing.next_token,
+    )
 
 
 def head(s3: S3Client, bucket: str, key: str) -> ObjectDetails:

@@ -6,13 +6,14 @@ their offset, so the browser draws them in the viewer's own time zone.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 import altair as alt
 import pandas as pd
 
-from dashboard.expiry import iso_z
+from dashboard.expiry import as_utc
+from dashboard.timefmt import local_and_utc, zone_name
 
 if TYPE_CHECKING:
     from dashboard.inspect import Explanation
@@ -119,46 +120,58 @@ def cut_short_per_day_chart(frame: pd.DataFrame) -> alt.Chart:
     )
 
 
-def link_chart(explanation: Explanation) -> alt.TopLevelMixin | None:
+def link_chart(explanation: Explanation, tz: tzinfo = UTC) -> alt.LayerChart | None:
     """One row: issue -> nominal expiry (light), issue -> real expiry (solid), a rule at the chosen time.
 
-    None when the link does not say when it was signed (SigV2, CloudFront
-    links not in the log): there is no start to draw from.
+    Times are drawn in ``tz`` (the viewer's zone, named on the axis) whatever
+    the browser's own zone: each moment is sent as its wall-clock time in
+    ``tz`` and drawn on a UTC scale, so Vega-Lite shifts nothing; tooltips
+    say the time in ``tz`` and in UTC. None when the link does not say when
+    it was signed (SigV2, CloudFront links not in the log): there is no start.
     """
     e = explanation
     if e.signed_at is None or e.nominal_expires_at is None:
         return None
+    zone = zone_name(tz)
     real_label = "real (cut short)" if e.cut_short else "real"
-    rows = [{"what": "nominal (promised)", "start": iso_z(e.signed_at), "end": iso_z(e.nominal_expires_at), "row": "link"}]
+
+    def wall(moment: datetime) -> str:
+        return as_utc(moment).astimezone(tz).replace(tzinfo=None).isoformat() + "Z"
+
+    def said(moment: datetime) -> str:
+        return local_and_utc(moment, tz, seconds=True)
+
+    rows = [{"what": "nominal (promised)", "start": wall(e.signed_at), "end": wall(e.nominal_expires_at), "from": said(e.signed_at), "to": said(e.nominal_expires_at), "row": "link"}]
     if e.effective_expires_at is not None:
-        rows.append({"what": real_label, "start": iso_z(e.signed_at), "end": iso_z(e.effective_expires_at), "row": "link"})
+        rows.append({"what": real_label, "start": wall(e.signed_at), "end": wall(e.effective_expires_at), "from": said(e.signed_at), "to": said(e.effective_expires_at), "row": "link"})
     bars = pd.DataFrame(rows)
     palette = {"nominal (promised)": "#c6d4e6", "real": "#1c64b4", "real (cut short)": "#c2410c"}
     drawn = [str(row["what"]) for row in rows]
     colours = alt.Scale(domain=drawn, range=[palette[name] for name in drawn])
-    x = alt.X("start:T", title="UTC", scale=alt.Scale(type="utc"), axis=alt.Axis(format="%d %b %H:%M", labelOverlap=True))
-    stamp = "%Y-%m-%d %H:%M:%S UTC"
-    tooltip = [
-        alt.Tooltip("what:N", title="expiry"),
-        alt.Tooltip("start:T", title="from", format=stamp, formatType="utc"),
-        alt.Tooltip("end:T", title="to", format=stamp, formatType="utc"),
-    ]
+    def x_of(field: str) -> alt.X:  # every layer the same axis, or Vega-Lite merges in a default one
+        return alt.X(field, title=zone, scale=alt.Scale(type="utc"), axis=alt.Axis(format="%d %b %H:%M", labelOverlap=True))  # a utc scale formats in UTC
+
+    x = x_of("start:T")
+    tooltip = [alt.Tooltip("what:N", title="expiry"), alt.Tooltip("from:N", title="from"), alt.Tooltip("to:N", title="to")]
     base = alt.Chart(bars).encode(
         x=x,
         x2="end:T",
         y=alt.Y("row:N", axis=None),
-        color=alt.Color("what:N", scale=colours, legend=alt.Legend(title=None, orient="top")),
+        color=alt.Color("what:N", scale=colours, legend=alt.Legend(title=None, orient="top", direction="horizontal", columns=2)),
         tooltip=tooltip,
     )
     nominal = base.transform_filter(alt.datum.what == "nominal (promised)").mark_bar(size=26, cornerRadius=3)
     real = base.transform_filter(alt.datum.what != "nominal (promised)").mark_bar(size=12, cornerRadius=3)
+    layers: list[alt.Chart] = [nominal, real]
     at = e.at or datetime.now(UTC)
-    label_text = "now" if abs(at - datetime.now(UTC)) < timedelta(minutes=2) else "chosen time"
-    moment = pd.DataFrame([{"at": iso_z(at), "label": label_text, "row": "link"}])
-    rule = alt.Chart(moment).mark_rule(color="#111", strokeWidth=2, strokeDash=[4, 3]).encode(
-        x=alt.X("at:T", scale=alt.Scale(type="utc")), tooltip=[alt.Tooltip("at:T", title=label_text, format=stamp, formatType="utc")]
-    )
-    label = alt.Chart(moment).mark_text(align="left", dx=4, dy=-18, fontSize=11, color="#111").encode(
-        x=alt.X("at:T", scale=alt.Scale(type="utc")), text="label:N"
-    )
-    return alt.layer(nominal, real, rule, label).properties(height=90)
+    ends = max(e.nominal_expires_at, e.effective_expires_at or e.nominal_expires_at)
+    span = max(ends - e.signed_at, timedelta(minutes=1))
+    # A moment years away from the link's life would squash its bars to a line: then the chart leaves it out.
+    if e.signed_at - span <= at <= ends + span:
+        label_text = "now" if abs(at - datetime.now(UTC)) < timedelta(minutes=2) else "chosen time"
+        moment = pd.DataFrame([{"at": wall(at), "when": said(at), "label": label_text, "row": "link"}])
+        layers.append(
+            alt.Chart(moment).mark_rule(color="#111", strokeWidth=2, strokeDash=[4, 3]).encode(x=x_of("at:T"), tooltip=[alt.Tooltip("when:N", title=label_text)])
+        )
+        layers.append(alt.Chart(moment).mark_text(align="left", dx=4, dy=-18, fontSize=11, color="#111").encode(x=x_of("at:T"), text="label:N"))
+    return alt.LayerChart(layer=layers, height=60)

@@ -104,8 +104,12 @@ class _TerminalText(io.TextIOBase):
 
 @command("ls")
 def _ls(desk: Desk, args: argparse.Namespace) -> int:
+    from dashboard.cli_issue import cli_actor
+    from dashboard.policy import policy_for
+
+    rules, actor = policy_for(desk.settings), cli_actor(desk, None)
     if not args.path:
-        buckets = catalog.list_buckets(desk.aws.s3(), desk.settings.buckets)
+        buckets = catalog.browsable_buckets(desk.aws.s3(), desk.settings.buckets, rules, actor)
         if args.json:
             print_json([{"type": "bucket", "bucket": b} for b in buckets])
         else:
@@ -116,7 +120,7 @@ def _ls(desk: Desk, args: argparse.Namespace) -> int:
     page_size = desk.settings.page_size if args.page_size is None else args.page_size
     if not 1 <= page_size <= 1000:
         raise BadInput(f"--page-size {page_size} is out of range: use 1 to 1000.")
-    listing = catalog.list_page(desk.aws.s3(), bucket, prefix, token=args.page_token, page_size=page_size)
+    listing = catalog.list_browsable_page(desk.aws.s3(), rules, actor, bucket, prefix, token=args.page_token, page_size=page_size)
     if args.json:
         folders: list[dict[str, Any]] = [{"type": "folder", "prefix": f.prefix, "name": f.name} for f in listing.folders]
         objects: list[dict[str, Any]] = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import sys
 from typing import Any
@@ -14,6 +13,7 @@ from dashboard.desk import Desk
 from dashboard.durations import DurationError, parse_duration
 from dashboard.errors import BadInput
 from dashboard.expiry import iso_z
+from dashboard.identity import Identity, IdentityError, cli_identity
 from dashboard.safetext import one_line, visible
 from dashboard.strategies import ShareRequest
 
@@ -26,23 +26,19 @@ def _add(sub: Any) -> None:
     issue.add_argument("--filename", help="file name the browser saves the download as")
     issue.add_argument("--ticket", help="ticket reference, to find the link again")
     issue.add_argument("--note", help="free text kept in the log")
-    issue.add_argument("--issuer", help="who issues it (default: $SHAREDESK_ISSUER or cli:<login name>)")
+    issue.add_argument("--issuer", help="demo only: who issues it (default: $SHAREDESK_ISSUER, else your OS user as cli:<user> or as SHAREDESK_CLI_ISSUERS maps it)")
     issue.add_argument("--json", action="store_true", help="print JSON")
 
 
 EXTENSIONS.append(_add)
 
 
-def issuer_name(given: str | None) -> str:
-    """Who the command line acts for: the flag, $SHAREDESK_ISSUER, or the login name."""
-    if given:
-        return given
-    if os.environ.get("SHAREDESK_ISSUER"):
-        return os.environ["SHAREDESK_ISSUER"]
+def cli_actor(desk: Desk, given: str | None) -> Identity:
+    """Who the command line acts for: the OS user (mapped by SHAREDESK_CLI_ISSUERS); a given name in the demo only."""
     try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:
-        return "cli:unknown"
+        return cli_identity(desk.settings, demo=desk.is_demo, given=given, environ=os.environ)
+    except IdentityError as exc:
+        raise BadInput(str(exc)) from None
 
 
 @command("issue")
@@ -52,16 +48,17 @@ def _issue(desk: Desk, args: argparse.Namespace) -> int:
         lifetime = parse_duration(args.expires_in)
     except DurationError as exc:
         raise BadInput(str(exc)) from None
+    actor = cli_actor(desk, args.issuer)
     request = ShareRequest(
-        bucket=bucket, key=key, lifetime=lifetime, issuer=issuer_name(args.issuer), filename=args.filename, ticket=args.ticket, note=args.note
+        bucket=bucket, key=key, lifetime=lifetime, issuer=actor.name, filename=args.filename, ticket=args.ticket, note=args.note
     )
     name = args.strategy
     if name is None:
-        issuing.check_request(desk, request, verify_object=False)
-        name = issuing.recommend(issuing.previews(desk, request), lifetime).strategy
+        issuing.check_request(desk, request, verify_object=False, actor=actor)
+        name = issuing.recommend(issuing.previews(desk, request, actor=actor), lifetime).strategy
         if name is None:
             raise BadInput(f"No configured strategy can sign a link for {args.expires_in}: ask for a shorter lifetime.")
-    link = issuing.issue(desk, [request], name)[0]
+    link = issuing.issue(desk, [request], name, actor=actor)[0]
     entry = link.entry
     if args.json:
         print_json(

@@ -7,7 +7,7 @@ from typing import Any
 
 from dashboard import stable_admin
 from dashboard.cli import EXTENSIONS, command
-from dashboard.cli_issue import issuer_name
+from dashboard.cli_issue import cli_actor
 from dashboard.desk import Desk
 from dashboard.errors import BadInput
 from dashboard.links import TOKEN_RE, bind, link_token, serve
@@ -18,7 +18,7 @@ from dashboard.store import fingerprint
 def _add(sub: Any) -> None:
     revoke = sub.add_parser("revoke", help="revoke a stable link; the next click gets a 'withdrawn' page")
     revoke.add_argument("link", help="the stable link's URL or token")
-    revoke.add_argument("--by", help="who revokes it (default: $SHAREDESK_ISSUER or cli:<login name>)")
+    revoke.add_argument("--by", help="demo only: who revokes it (default: $SHAREDESK_ISSUER, else your OS user as cli:<user> or as SHAREDESK_CLI_ISSUERS maps it)")
     links = sub.add_parser("serve-links", help="run the public stable-link resolver alone")
     links.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     links.add_argument("--port", type=int, default=8502, help="port (default 8502)")
@@ -41,7 +41,7 @@ def _revoke(desk: Desk, args: argparse.Namespace) -> int:
     link = desk.log.find_stable(fingerprint(token))
     if link is None:
         raise BadInput("No stable link in this desk's log matches that token: check that it was copied whole.")
-    entry = stable_admin.revoke(desk, link.entry.id, args.by or issuer_name(None)).entry
+    entry = stable_admin.revoke(desk, link.entry.id, cli_actor(desk, args.by)).entry
     print(f"Revoked link {entry.id} (s3://{entry.bucket}/{one_line(entry.key)}) at {entry.revoked_at:%Y-%m-%d %H:%M:%S} UTC: its next click gets a 'withdrawn' page.")
     return 0
 

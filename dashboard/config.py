@@ -33,7 +33,7 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("SHAREDESK_SIGNER_ACCESS_KEY_ID", "", "Access key id of the dedicated signer IAM user (`iam-user`)."),
     ("SHAREDESK_SIGNER_SECRET_ACCESS_KEY", "", "Its secret key (prefer secrets.toml or a Secrets Manager secret)."),
     ("SHAREDESK_SIGNER_SECRET_ID", "", "Secrets Manager secret holding `{\"access_key_id\", \"secret_access_key\"}`."),
-    ("SHAREDESK_CLOUDFRONT_DOMAIN", "", "CloudFront distribution domain for the `cloudfront` strategy."),
+    ("SHAREDESK_CLOUDFRONT_DOMAIN", "", "CloudFront distribution domain for the `cloudfront` strategy (links are `https://<domain>/<key>`), or a whole base URL such as `https://cdn.example.com`."),
     ("SHAREDESK_CLOUDFRONT_KEY_PAIR_ID", "", "Public key id in the distribution's trusted key group."),
     ("SHAREDESK_CLOUDFRONT_PRIVATE_KEY", "", "PEM private key (or SHAREDESK_CLOUDFRONT_PRIVATE_KEY_FILE, a path)."),
     ("SHAREDESK_CLOUDFRONT_MAX_DAYS", "365", "Longest lifetime the desk signs CloudFront links for."),
@@ -43,7 +43,12 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("SHAREDESK_PUBLIC_BASE_URL", "desk address", "Public base URL of stable links (`<base>/s/<token>`): an `http://` or `https://` address with a host."),
     ("SHAREDESK_STABLE_MAX_DAYS", "90", "Longest lifetime of a stable link."),
     ("SHAREDESK_STABLE_MINT_SECONDS", "300", "Lifetime of the presigned URL a stable-link click mints."),
-    ("SHAREDESK_IDENTITY_HEADER", "", "Header set by a trusted proxy that names the signed-in user."),
+    ("SHAREDESK_ALB_ARN", "", "ARN of the Application Load Balancer whose OIDC sign-in fronts the desk; its signed `x-amzn-oidc-data` header then names the issuer."),
+    ("SHAREDESK_ALB_PUBLIC_KEYS", "(regional endpoint)", "Where the ALB's public keys are read: a PEM file, a folder of `<kid>`/`<kid>.pem` files, or a base URL; by default `https://public-keys.auth.elb.<region>.amazonaws.com/<kid>`."),
+    ("SHAREDESK_IDENTITY_HEADER", "", "Header set by a trusted proxy that names the signed-in user (the desk must then be reachable only through that proxy)."),
+    ("SHAREDESK_CLI_ISSUERS", "", "Maps OS users to desk identities for the command line, e.g. `alice=alice@example.com,ops=ops@example.com`; unmapped users are recorded as `cli:<user>`."),
+    ("SHAREDESK_POLICY_FILE", "(built in)", "TOML sharing policy: roles, what each may browse and share, longest lifetimes, revoke and extend rights (see README)."),
+    ("SHAREDESK_SIGNER_KEY_MAX_AGE_DAYS", "90", "The Signers page warns when the signer user's access key is older than this."),
     ("SHAREDESK_CLIENT_IP_HEADER", "", "Header set by a trusted proxy with the customer's IP (e.g. X-Forwarded-For), for the click log."),
     ("SHAREDESK_CLIENT_IP_TRUSTED_HOPS", "1", "Trusted proxies in front of the resolver that append to that header: the click log takes the entry this many places from the right."),
 )
@@ -84,6 +89,11 @@ class Settings:
     stable_mint_seconds: int = 300
     identity_header: str | None = None
     client_ip_header: str | None = None
+    alb_arn: str | None = None
+    alb_public_keys: str | None = None
+    cli_issuers: str | None = None
+    policy_file: str | None = None
+    signer_key_max_age_days: int = 90
     client_ip_trusted_hops: int = 1
 
     def replace(self, **changes: Any) -> Settings:
@@ -145,6 +155,11 @@ class Settings:
             stable_mint_seconds=lookup.integer("SHAREDESK_STABLE_MINT_SECONDS", 300, low=60, high=3600),
             identity_header=lookup.get("SHAREDESK_IDENTITY_HEADER") or None,
             client_ip_header=lookup.get("SHAREDESK_CLIENT_IP_HEADER") or None,
+            alb_arn=(lookup.get("SHAREDESK_ALB_ARN") or "").strip() or None,
+            alb_public_keys=lookup.get("SHAREDESK_ALB_PUBLIC_KEYS") or None,
+            cli_issuers=lookup.get("SHAREDESK_CLI_ISSUERS") or None,
+            policy_file=lookup.get("SHAREDESK_POLICY_FILE") or None,
+            signer_key_max_age_days=lookup.integer("SHAREDESK_SIGNER_KEY_MAX_AGE_DAYS", 90, low=1, high=3650),
             client_ip_trusted_hops=lookup.integer("SHAREDESK_CLIENT_IP_TRUSTED_HOPS", 1, low=1, high=16),
         )
 

@@ -1,15 +1,23 @@
-"""The embedded demo: moto's server on loopback, seeded the same way every time.
+"""The embedded demo: moto's server on loopback, seeded the same way every time, refusing what AWS refuses.
 
 Seeding writes S3 objects straight into moto's in-process backend instead of
 replaying thousands of PutObject calls over HTTP, so the desk and every
 command-line call start in about a second.  A running desk records its demo
 server in the state folder; command-line calls reuse it, so a link printed by
 `python -m dashboard issue` downloads from the desk's own demo S3.
+
+moto alone serves any presigned URL, expired or forged.  The demo's S3 is
+moto behind `demo_s3auth.QueryAuthMiddleware`, which checks every
+query-authenticated request as S3 does first; and the demo's CloudFront is a
+loopback edge (`demo_edge`) that checks signed URLs as CloudFront does and
+serves the bytes from the demo S3.  Both live in the process that started
+the demo, beside moto's backends they read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -18,6 +26,7 @@ import os
 import socket
 import threading
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,11 +36,12 @@ import boto3
 import botocore.session
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 
+from dashboard import demo_edge, demo_keyring, demo_keys, demo_s3auth
 from dashboard.config import Settings
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 REGION = "us-east-1"
-SEED_VERSION = 3
+SEED_VERSION = 4  # 4: the demo S3 checks presigned requests and the record names the CloudFront edge
 SUPPORT_BUCKET = "sharedesk-demo-support"
 EXPORTS_BUCKET = "sharedesk-demo-exports"
 ARCHIVE_BUCKET = "sharedesk-demo-archive"
@@ -41,11 +51,11 @@ BIG_PREFIX_COUNT = 5_000
 TASK_ROLE = "sharedesk-demo-task"
 SIGNING_ROLE = "sharedesk-signer"
 SIGNER_USER = "sharedesk-signer"
-# Deterministic fake keys: moto checks no signature, and a fixed id lets a link
-# issued by one command be matched by the next.  Not a secret of anything real.
+# Deterministic fake keys: a fixed id lets a link issued by one command be
+# matched (and verified by the demo S3) in the next.  Not a secret of anything real.
 SIGNER_KEY_ID = "AKIASHAREDESKDEMO001"
 SIGNER_SECRET = hashlib.sha256(b"share-desk demo signer, not a real key").hexdigest()[:40]
-CLOUDFRONT_DOMAIN = "d111111abcdef8.cloudfront.net"
+#: The demo distribution's trusted key; its key pair is derived from a fixed seed (`demo_keys`).
 CLOUDFRONT_KEY_PAIR_ID = "K2SHAREDESKDEMO"
 #: The simulated task role's credentials expire this long after the desk starts.
 TASK_CREDENTIAL_LIFETIME = timedelta(hours=2, minutes=40)
@@ -79,10 +89,11 @@ class DemoServer:
     endpoint: str
     owned: bool  # started by this process (else reused from a running desk)
     desk_url: str | None = None  # where the desk that owns the server serves stable links
+    cloudfront_url: str | None = None  # the demo CloudFront edge's base URL
 
 
-def demo_settings(settings: Settings, endpoint: str) -> Settings:
-    """The settings a demo desk runs with: the seeded resources, on the demo endpoint."""
+def demo_settings(settings: Settings, endpoint: str, cloudfront_url: str | None = None) -> Settings:
+    """The settings a demo desk runs with: the seeded resources, on the demo endpoint and edge."""
     return settings.replace(
         region=REGION,
         endpoint_url=endpoint,
@@ -95,45 +106,39 @@ def demo_settings(settings: Settings, endpoint: str) -> Settings:
         signing_role_source="signer-user",
         signer_access_key_id=SIGNER_KEY_ID,
         signer_secret_access_key=SIGNER_SECRET,
-        cloudfront_domain=CLOUDFRONT_DOMAIN,
+        # The demo distribution, its trusted key pair id and that key pair's private
+        # key belong together: the edge trusts the derived demo key and no other.
+        cloudfront_domain=cloudfront_url,
         cloudfront_key_pair_id=CLOUDFRONT_KEY_PAIR_ID,
-        cloudfront_private_key=settings.cloudfront_private_key or _demo_private_key(),
+        cloudfront_private_key=demo_keys.private_pem(),
     )
 
 
-_KEY_LOCK = threading.Lock()
-_PRIVATE_KEY: str | None = None
-
-
-def _demo_private_key() -> str:
-    """A CloudFront key pair made in memory for this process; never written to disk."""
-    global _PRIVATE_KEY
-    with _KEY_LOCK:
-        if _PRIVATE_KEY is None:
-            from cryptography.hazmat.primitives import serialization
-            from cryptography.hazmat.primitives.asymmetric import rsa
-
-            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            _PRIVATE_KEY = key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            ).decode()
-        return _PRIVATE_KEY
-
-
-# --- the server -----------------------------------------------------------------
+# --- the servers ----------------------------------------------------------------
 
 _SERVER_LOCK = threading.Lock()
 _SERVER: DemoServer | None = None
+
+
+@dataclass
+class _Running:
+    """What this process serves for the demo: moto behind the S3 checker, and the CloudFront edge."""
+
+    s3: Any  # werkzeug BaseWSGIServer
+    edge: Any
+    checker: demo_s3auth.QueryAuthChecker
+    cloudfront: demo_edge.CloudFrontEdge
+
+
+_RUNNING: _Running | None = None
 
 
 def _record_path(settings: Settings) -> Path:
     return settings.state_dir / "demo-server.json"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _port_path(settings: Settings) -> Path:
+    return settings.state_dir / "demo-s3-port"
 
 
 def _answers(endpoint: str) -> bool:
@@ -151,7 +156,7 @@ def _running_desk_server(settings: Settings) -> dict[str, Any] | None:
         record = json.loads(_record_path(settings).read_text())
     except (OSError, ValueError):
         return None
-    if record.get("seed") != SEED_VERSION or not isinstance(record.get("endpoint"), str):
+    if record.get("seed") != SEED_VERSION or not isinstance(record.get("endpoint"), str) or not isinstance(record.get("cloudfront"), str):
         return None
     with contextlib.suppress(Exception):
         os.kill(int(record["pid"]), 0)
@@ -160,36 +165,130 @@ def _running_desk_server(settings: Settings) -> dict[str, Any] | None:
     return None
 
 
+def _listening_socket(preferred: int | None) -> socket.socket:
+    """A loopback socket listening on `preferred` when it is free, else on a port the system picks.
+
+    Binding first (instead of asking werkzeug for a port) means a taken port is
+    a fallback, never a crash: werkzeug exits the process when it cannot bind.
+    """
+    for port in ([preferred] if preferred else []) + [0]:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+            sock.listen(128)
+            return sock
+        except OSError:
+            sock.close()
+    raise OSError("no loopback port is free for the demo")
+
+
+def _serve(app: Callable[..., Any], preferred: int | None, handler: Any = None) -> Any:
+    """A threaded werkzeug server for `app` on loopback, serving from a daemon thread."""
+    from werkzeug.serving import make_server
+
+    sock = _listening_socket(preferred)
+    try:
+        server = make_server("127.0.0.1", sock.getsockname()[1], app, threaded=True, request_handler=handler, fd=sock.fileno())
+    finally:
+        sock.close()  # werkzeug serves a duplicate of it
+    thread = threading.Thread(target=server.serve_forever, name=f"demo-server-{server.port}", daemon=True)
+    thread.start()
+    return server
+
+
+def _preferred_port(settings: Settings) -> int | None:
+    """The port the state folder's demo S3 first ran on: history links keep their host across restarts.
+
+    The log keeps no URL, so a history link is signed again to be shown; with
+    the same host it carries the very signature the log fingerprinted.
+    """
+    try:
+        port = int(_port_path(settings).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return port if 1024 <= port <= 65535 else None
+
+
+def _remember_port(settings: Settings, port: int) -> None:
+    path = _port_path(settings)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x") as handle:  # first writer wins: the history was signed on that port
+            handle.write(str(port))
+
+
 def start(settings: Settings, *, share: bool, reuse: bool, desk_url: str | None = None) -> DemoServer:
     """Start (or reuse) the demo server for this process; idempotent.
 
     `share=True` (the desk) records the server so command-line calls can reuse it;
     `reuse=True` (the command line) looks for such a record first.
     """
-    global _SERVER
+    global _SERVER, _RUNNING
     with _SERVER_LOCK:
+        # The state folder names the demo to join, so a process that runs its own
+        # demo still joins the desk recorded in another folder (and a joined demo
+        # never becomes this process's own).
+        if reuse and (record := _running_desk_server(settings)) and record.get("pid") != os.getpid():
+            return DemoServer(endpoint=record["endpoint"], owned=False, desk_url=record.get("desk_url"), cloudfront_url=record["cloudfront"])
         if _SERVER is not None:
             return _SERVER
-        if reuse and (record := _running_desk_server(settings)):
-            _SERVER = DemoServer(endpoint=record["endpoint"], owned=False, desk_url=record.get("desk_url"))
-            return _SERVER
-        from moto.server import ThreadedMotoServer
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
 
-        port = _free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        endpoint = f"http://127.0.0.1:{port}"
+        checker = demo_s3auth.QueryAuthChecker(demo_keyring.demo_keyring, region=REGION)
+        middleware = demo_s3auth.QueryAuthMiddleware(DomainDispatcherApplication(create_backend_app), checker)
+        s3 = _serve(middleware, _preferred_port(settings), MotoRequestHandler)
+        endpoint = f"http://127.0.0.1:{s3.port}"
+        _remember_port(settings, s3.port)
         seed(endpoint)
+        cloudfront = demo_edge.CloudFrontEdge(
+            trusted_keys={CLOUDFRONT_KEY_PAIR_ID: demo_keys.public_key()},
+            origin=demo_edge.S3Origin(endpoint, origin_bucket, REGION),
+        )
+        edge = _serve(cloudfront, None)
+        cloudfront_url = f"http://127.0.0.1:{edge.port}"
+        _RUNNING = _Running(s3=s3, edge=edge, checker=checker, cloudfront=cloudfront)
         if share:
             path = _record_path(settings)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"endpoint": endpoint, "pid": os.getpid(), "seed": SEED_VERSION, "desk_url": desk_url}))
+            tmp.write_text(
+                json.dumps({"endpoint": endpoint, "cloudfront": cloudfront_url, "pid": os.getpid(), "seed": SEED_VERSION, "desk_url": desk_url})
+            )
             tmp.replace(path)
-        _SERVER = DemoServer(endpoint=endpoint, owned=True, desk_url=desk_url)
+        _SERVER = DemoServer(endpoint=endpoint, owned=True, desk_url=desk_url, cloudfront_url=cloudfront_url)
         return _SERVER
+
+
+@contextlib.contextmanager
+def clock_at(moment: datetime | Callable[[], datetime]) -> Iterator[None]:
+    """Judge requests to this process's demo S3 and CloudFront as if it were `moment` (tests)."""
+    running = _RUNNING
+    if running is None:
+        raise RuntimeError("this process serves no demo: start one first")
+    clock = moment if callable(moment) else (lambda: moment)
+    saved = running.checker.clock, running.cloudfront.clock
+    running.checker.clock = running.cloudfront.clock = clock
+    try:
+        yield
+    finally:
+        running.checker.clock, running.cloudfront.clock = saved
+
+
+def origin_bucket(key: str) -> str:
+    """The demo distribution's cache behaviours: each seeded top-level folder (`customers/*`, …) to its bucket.
+
+    A CloudFront URL names no bucket; a distribution routes paths to origins.
+    Anything else goes to the default behaviour, the support bucket.
+    """
+    return _behaviours().get(key.partition("/")[0] if "/" in key else key, SUPPORT_BUCKET)
+
+
+@functools.lru_cache(maxsize=1)
+def _behaviours() -> dict[str, str]:
+    return {(key.partition("/")[0] if "/" in key else key): bucket for bucket, key, _ in demo_objects()}
 
 
 # --- seeding --------------------------------------------------------------------
@@ -255,8 +354,27 @@ def ensure_seeded(endpoint: str) -> None:
         seed(endpoint)
 
 
+#: The assumed-role sessions the demo's STS has issued.  A reset of moto's
+#: backends (any `mock_aws` test in the same process) forgets them, yet the
+#: desk still holds and signs with them; `seed` hands them to the new STS
+#: backend so the demo S3 keeps judging those links by their real sessions.
+_STS_SESSIONS: list[Any] = []
+
+
+def _carry_sts_sessions() -> None:
+    global _STS_SESSIONS
+    from moto.sts.models import sts_backends
+
+    current = sts_backends[ACCOUNT_ID]["aws"].assumed_roles
+    if current is not _STS_SESSIONS:
+        known = {id(role) for role in current}
+        current.extend(role for role in _STS_SESSIONS if id(role) not in known)
+        _STS_SESSIONS = current  # the live list: sessions assumed from now on land in it
+
+
 def seed(endpoint: str) -> None:
     """Seed S3 in-process, and IAM/STS over the API (a handful of calls)."""
+    _carry_sts_sessions()
     seed_objects(demo_objects())
     from moto.s3.models import s3_backends
 

@@ -5,21 +5,24 @@ issue time, or CloudFront) and logged through the issuing service's own row
 builder, so the audit pages and the complaint desk explain true links:
 ambient links die at the simulated task role's credential rotation, role
 sessions at 12 h, signer-user and CloudFront links run their course.
+
+The sessions those links were signed with are `demo_sessions`: their access
+key ids carry when they ended, so the demo S3 (in whichever process serves
+it, before or after a restart) refuses a cut-short link with `ExpiredToken`
+exactly when the log says it died.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import random
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from unittest import mock
-from urllib.parse import urlsplit
 
-from dashboard import demo
-from dashboard.aws import CredentialSnapshot, client_config
+from dashboard import demo, demo_sessions
+from dashboard.aws import CredentialSnapshot
 from dashboard.expiry import as_utc
 from dashboard.desk import Desk
 from dashboard.issuing import log_row
@@ -53,16 +56,22 @@ def signing_clock(at: datetime) -> Iterator[None]:
         yield
 
 
-def _fake_session(kind: str, index: int, expires_at: datetime, method: str) -> CredentialSnapshot:
-    """Deterministic stand-ins for the temporary credentials the desk held back then."""
-    digest = hashlib.sha256(f"{kind}-{index}".encode()).hexdigest().upper()
+_METHODS = {"task": "container-role", "role": "assume-role"}
+
+
+def _snapshot(found: demo_sessions.HistorySession) -> CredentialSnapshot:
     return CredentialSnapshot(
-        access_key_id="ASIA" + digest[:16],
-        secret_access_key=digest[16:56],
-        session_token=hashlib.sha256(f"token-{kind}-{index}".encode()).hexdigest(),
-        method=method,
-        expires_at=expires_at,
+        access_key_id=found.access_key_id,
+        secret_access_key=found.secret_access_key,
+        session_token=found.session_token,
+        method=_METHODS[found.kind],
+        expires_at=found.expires_at,
     )
+
+
+def _past_session(kind: str, expires_at: datetime) -> CredentialSnapshot:
+    """The temporary credentials the desk held back then, the same every time they are made again."""
+    return _snapshot(demo_sessions.session(kind, expires_at))
 
 
 def _window(at: datetime, base: datetime, length: timedelta) -> tuple[int, datetime]:
@@ -74,12 +83,12 @@ def _sign_at(desk: Desk, strategy: str, request: ShareRequest, at: datetime, bas
     if strategy == "cloudfront":
         return desk.strategies["cloudfront"].sign(request, at)
     if strategy == "ambient":
-        index, ends = _window(at, base, TASK_ROTATION)
-        credentials = _fake_session("task", index, ends, "container-role")
+        _, ends = _window(at, base, TASK_ROTATION)
+        credentials = _past_session("task", ends)
         facts = credentials.facts()
     elif strategy == "role-session":
-        index, ends = _window(at, base, ROLE_SESSION)
-        credentials = _fake_session("role", index, ends, "assume-role")
+        _, ends = _window(at, base, ROLE_SESSION)
+        credentials = _past_session("role", ends)
         facts = credentials.facts(ROLE_LABEL)
     else:
         credentials = desk.aws.signer_key()
@@ -116,47 +125,44 @@ def seed_history(desk: Desk, now: datetime | None = None, count: int = COUNT) ->
     return len(rows)
 
 
-def _credentials_of(entry: LogEntry, desk: Desk) -> tuple[CredentialSnapshot, str]:
-    """The fake session (or the signer key) that signed a history row, found from its access key id."""
+def _credentials_of(entry: LogEntry, desk: Desk) -> CredentialSnapshot:
+    """The past session (or the signer key) that signed a history row, known from its access key id alone."""
     if entry.strategy == "iam-user":
-        return desk.aws.signer_key(), "iam-user"
-    kind, method, windows = ("task", "container-role", DAYS * 4 + 8) if entry.strategy == "ambient" else ("role", "assume-role", DAYS * 2 + 4)
-    for index in range(windows):
-        candidate = _fake_session(kind, index, entry.credential_expires_at or entry.signed_at, method)
-        if candidate.access_key_id == entry.access_key_id:
-            return candidate, entry.strategy
-    raise LookupError(f"log entry {entry.id} was not signed by the demo history")
+        return desk.aws.signer_key()
+    found = demo_sessions.recognise(entry.access_key_id or "")
+    if found is None or _METHODS[found.kind] != ("container-role" if entry.strategy == "ambient" else "assume-role"):
+        raise LookupError(f"log entry {entry.id} was not signed by the demo history")
+    return _snapshot(found)
 
 
 def history_url(desk: Desk, entry: LogEntry) -> str:
-    """Re-sign a history link exactly as it was signed (same keys, time and host), so it can be pasted.
+    """Re-sign a history link exactly as it was signed (same keys and time), on today's demo S3, so it can be pasted.
 
     The demo keeps no URL (the log never stores signatures); the history's
-    credentials are derived from their access key ids, so the URL can be made
-    again, and its signature matches the fingerprint in the log.
+    credentials follow from their access key ids, so the URL can be made
+    again.  It points at the demo endpoint that runs now (a restarted desk
+    may have another port); on the port the history was seeded on, which a
+    restarted demo takes again when it is free, its signature is the very
+    one the log fingerprinted.
     """
     if entry.strategy not in ("ambient", "role-session", "iam-user") or entry.note != "demo history":
         raise LookupError("only the demo history's S3 links can be made again")
-    credentials, _ = _credentials_of(entry, desk)
-    endpoint = "{0.scheme}://{0.netloc}".format(urlsplit(entry.display_url))
-    client = desk.aws.session.client(
-        "s3",
-        endpoint_url=endpoint,
-        config=client_config(desk.settings, "s3"),
-        aws_access_key_id=credentials.access_key_id,
-        aws_secret_access_key=credentials.secret_access_key,
-        aws_session_token=credentials.session_token,
-    )
+    credentials = _credentials_of(entry, desk)
     request = ShareRequest(bucket=entry.bucket, key=entry.key, lifetime=entry.nominal_expires_at - entry.signed_at, issuer=entry.issuer)
     with signing_clock(entry.signed_at):
-        return presign_get(client, request)
+        return presign_get(desk.aws.s3(credentials), request)
 
 
 def cut_short_sample(desk: Desk, now: datetime | None = None) -> tuple[LogEntry, str] | None:
-    """The most recent history link that is cut short right now, with its URL, for demos and tests."""
+    """The most recent history link that is cut short right now, with its URL, for demos and tests.
+
+    A demo log seeded by an older version holds sessions this one cannot make
+    again (their key ids carry no end): those rows are passed over.
+    """
     now = now or datetime.now(timezone.utc)
     for entry in desk.log.recent(2000):
         real = entry.effective_expires_at
         if entry.note == "demo history" and entry.strategy == "ambient" and real is not None and real <= now < entry.nominal_expires_at:
-            return entry, history_url(desk, entry)
+            with contextlib.suppress(LookupError):
+                return entry, history_url(desk, entry)
     return None

@@ -76,7 +76,7 @@ def open_desk(
     if not settings.demo:
         return Desk(settings=settings, aws=Aws(settings))
     server = demo_mod.start(settings, share=share_demo, reuse=not share_demo, desk_url=local_url)
-    settings = demo_mod.demo_settings(settings, server.endpoint)
+    settings = demo_mod.demo_settings(settings, server.endpoint, server.cloudfront_url)
     if not settings.public_base_url and (local_url or server.desk_url):
         settings = settings.replace(public_base_url=local_url or server.desk_url)
     return Desk(settings=settings, aws=Aws(settings, demo_mod.ambient_session(server.endpoint)), demo=server)

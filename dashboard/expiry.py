@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -39,6 +40,7 @@ __all__ = [
     "as_utc",
     "compute",
     "iso_z",
+    "say_when",
     "state_at",
     "validate_sigv4_expires",
 ]
@@ -108,9 +110,16 @@ def _when(dt: datetime) -> str:
     return f"{dt:%H:%M} UTC on {dt.day} {_MONTHS[dt.month - 1]} {dt.year}"
 
 
+def say_when(dt: datetime) -> str:
+    """A moment the way every reason says it: ``14:05 UTC on 2 Jan 2026``."""
+    return _when(dt)
+
+
 def _plural(label: str) -> bool:
     """Whether a credential label reads as plural ("credentials") or singular ("access key")."""
-    last = label.split()[-1] if label.split() else label
+    head = re.split(r" (?:from|of|for|with) |[,(]", label, maxsplit=1)[0]  # "the access key from env variables" -> "key"
+    words = head.split()
+    last = words[-1] if words else label
     return last.endswith("s") and not last.endswith("ss")
 
 
@@ -127,6 +136,7 @@ class CredentialFacts:
     method: str | None = None  # botocore credentials.method, free text
     access_key_id: str | None = None
     label: str = "credentials"  # noun phrase used in reasons
+    note: str | None = None  # why they end when they do ("the desk reused a session assumed at …"), added to reasons they bind
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", CredentialKind(self.kind))
@@ -142,17 +152,21 @@ class CredentialFacts:
         expires_at: datetime | None = None,
         method: str | None = None,
         label: str | None = None,
+        on_aws: bool = True,
     ) -> CredentialFacts:
-        """Classify credentials by their key id, as S3 itself would.
+        """Classify credentials as the server that checks them would.
 
-        ``ASIA`` keys and anything sent with a session token are temporary;
-        ``AKIA`` keys are long-term; anything else (custom endpoints, test
-        keys) is unknown rather than guessed.
+        A key is temporary when it comes with a session token (or, on AWS,
+        starts with ``ASIA``), and long-term otherwise. On AWS the only
+        long-term key ids start with ``AKIA``, so anything else there is
+        unknown rather than guessed; an S3-compatible endpoint (``on_aws``
+        False: MinIO, Ceph, R2, Wasabi) follows no prefix, and its own keys
+        without a session token are long-term.
         """
         key = (access_key_id or "").strip()
-        if has_session_token or key.startswith("ASIA"):
+        if has_session_token or (on_aws and key.startswith("ASIA")):
             kind = CredentialKind.TEMPORARY
-        elif key.startswith("AKIA"):
+        elif key.startswith("AKIA") or (not on_aws and key):
             kind = CredentialKind.LONG_TERM
         else:
             kind = CredentialKind.UNKNOWN
@@ -255,11 +269,15 @@ def _reason(facts: SigningFacts, bound: BoundBy, effective: datetime, nominal: d
         expiry = _credential_expiry(facts.credentials)
         assert expiry is not None
         if expiry <= signed:
-            return (
+            return _noted(
                 f"Dead on arrival: {label} had already expired at {_when(expiry)}, "
-                f"{format_duration(signed - expiry)} before the link was signed."
+                f"{format_duration(signed - expiry)} before the link was signed.",
+                facts.credentials,
             )
-        return f"Signed with {label}, which {_verb(label, 'expire', 'expires')} at {_when(expiry)}, {lost} before the {asked} asked."
+        return _noted(
+            f"Signed with {label}, which {_verb(label, 'expire', 'expires')} at {_when(expiry)}, {lost} before the {asked} asked.",
+            facts.credentials,
+        )
     if bound is BoundBy.SIGNATURE_AGE:
         cap = format_duration(facts.caps.signature_age or timedelta(0))
         return f"A bucket policy caps signature age at {cap}, so the link dies at {_when(effective)}, {lost} before the {asked} asked."
@@ -272,6 +290,13 @@ def _reason(facts: SigningFacts, bound: BoundBy, effective: datetime, nominal: d
     if revoked <= signed:
         return f"Revoked at {_when(revoked)}, before it was signed, so it never worked."
     return f"Revoked at {_when(revoked)}, {lost} before its nominal expiry."
+
+
+def _noted(sentence: str, credentials: CredentialFacts) -> str:
+    """A reason, with why the credentials end when they do, when that is known: still one sentence."""
+    if not credentials.note:
+        return sentence
+    return f"{sentence[:-1]}: {credentials.note}."
 
 
 def compute(facts: SigningFacts) -> Expiry:
@@ -321,9 +346,10 @@ def compute(facts: SigningFacts) -> Expiry:
                 nominal_expires_at=nominal,
                 effective_expires_at=None,
                 bound_by=BoundBy.CREDENTIALS,
-                reason=(
+                reason=_noted(
                     f"Signed with {credentials.label}, whose expiry is not visible, so the link may stop working "
-                    f"at any time before its nominal expiry at {_when(nominal)}."
+                    f"at any time before its nominal expiry at {_when(nominal)}.",
+                    credentials,
                 ),
             )
         reason = _reason(facts, bound, effective, nominal)

@@ -1,21 +1,24 @@
 """Explain a pasted link (or a ticket's links): what it is, when it really stops working, and why.
 
-The complaint desk starts from whatever the customer sent back. The URL is
-read by :mod:`dashboard.urlparse`; its signature (or stable token) is hashed
+The complaint desk starts from whatever the customer sent back: the links
+are recovered from the paste by :mod:`dashboard.paste` (sentences, e-mails,
+wrappers) and read by :mod:`dashboard.urlparse`; each signature (or stable token) is hashed
 and looked up in the issuance log, whose row knows what the URL cannot: the
 real expiry of the credentials that signed it. A link the log does not know
 is explained as far as its URL allows, and says so, rather than guessed.
 
-No Streamlit and no network here: the Inspect page, ``python -m dashboard
-inspect`` and the tests all call :func:`explain`. Re-issuing goes through the
-issuing service, like any other link (log first, then the link).
+No Streamlit and no network here: the Inspect page (:func:`inspect_input`),
+``python -m dashboard inspect`` and the tests all explain links the same way;
+the live probe and its reconciliation with the verdict live in
+:mod:`dashboard.verdict`. Re-issuing goes through the issuing service, like
+any other link (log first, then the link).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from dashboard.durations import format_duration
@@ -33,24 +36,34 @@ from dashboard.expiry import (
     iso_z,
     state_at,
 )
+from dashboard.paste import MAX_LINKS, Found, find_links
 from dashboard.store import LogEntry, LogError, fingerprint
-from dashboard.urlparse import MAX_SIGV4_EXPIRES, LinkKind, LinkParseError, ParsedLink, parse_link
+from dashboard.urlparse import MAX_SIGV4_EXPIRES, LinkKind, LinkParseError, ParsedLink
 
 if TYPE_CHECKING:
     from dashboard.desk import Desk
+    from dashboard.identity import Identity
     from dashboard.issuing import IssuedLink
+    from dashboard.probe import ProbeResult
     from dashboard.store import IssuanceLog, StableLink
     from dashboard.strategies import ShareRequest
 
 __all__ = [
     "CONTRACT_FIELDS",
     "Explanation",
+    "Inspection",
     "ReissuePlan",
     "explain",
     "explain_entry",
+    "explain_id",
+    "explain_paste",
     "explain_ticket",
     "headline",
+    "inspect_input",
+    "is_alive",
+    "is_bare_token",
     "is_ticket_reference",
+    "moment_text",
     "lookup",
     "plan_reissue",
     "reissue",
@@ -114,6 +127,12 @@ class Explanation:
     host: str | None = None
     at: datetime | None = None  # the moment ``state`` describes
     not_before: datetime | None = None  # CloudFront custom policy DateGreaterThan
+    url: str | None = field(default=None, repr=False, compare=False)  # the link as pasted and recovered: secret, for the probe only
+    found_by: tuple[str, ...] = ()  # how the link was recovered from the paste ("unwrapped from ...")
+    probe: ProbeResult | None = None  # the server's own answer, when it was asked
+    probe_note: str | None = None  # how that answer relates to the model's verdict
+    model_reason: str | None = None  # the model's reason, when the server's answer overrode it
+    credential_source: str | None = None  # botocore's credentials.method, from the log ("container-role"...)
 
     @property
     def lifetime(self) -> timedelta | None:
@@ -131,8 +150,8 @@ class Explanation:
         )
 
 
-def headline(e: Explanation) -> str:
-    """The state at the chosen moment as one short sentence, with the times that matter for it.
+def headline(e: Explanation, tz: tzinfo = UTC) -> str:
+    """The state at the chosen moment as one short sentence, with the times that matter for it (in ``tz``, named).
 
     The reason says why a link ends when it does; this says where the chosen
     moment falls: a link that is live now but dies in two hours must not read
@@ -140,67 +159,131 @@ def headline(e: Explanation) -> str:
     """
     nominal, effective = e.nominal_expires_at, e.effective_expires_at
     lost = format_duration(nominal - effective) if nominal is not None and effective is not None and e.cut_short else ""
+
+    def when(moment: datetime) -> str:
+        return moment_text(moment, tz)
+
+    if e.model_reason is not None and e.probe is not None and e.probe.status is not None:
+        said = f"{e.probe.status}{' ' + e.probe.code if e.probe.code else ''}"
+        if is_alive(e.state):
+            ends = f" until {when(nominal)} at the latest" if nominal is not None else ""
+            return f"Works now, says the server ({said}), though the desk expected it dead; it can work{ends}."
+        if effective is None:
+            return f"Dead now, says the server ({said}); when exactly it died is not known."
     if e.state is State.NOT_YET_VALID:
         start = e.not_before or e.signed_at
-        return f"Not valid yet: it starts working at {_when(start)}." if start else "Not valid yet."
+        return f"Not valid yet: it starts working at {when(start)}." if start else "Not valid yet."
     if e.state is State.REVOKED:
-        return f"Revoked at {_when(effective)}: the customer gets a 'withdrawn' page." if effective else "Revoked."
+        return f"Revoked at {when(effective)}: the customer gets a 'withdrawn' page." if effective else "Revoked."
     if nominal is None:
         return f"{str(e.state).capitalize()}."
-    if e.state is State.LIVE:
+    if is_alive(e.state):
         if effective is None:
-            return f"May still work until {_when(nominal)}, but the real expiry is unknown: probe it to ask S3."
+            return f"May still work until {when(nominal)}, but the real expiry is unknown: probe it to ask S3."
         if lost:
-            return f"Works until {_when(effective)}, then dies {lost} before the expiry it promised."
-        return f"Works until {_when(effective)}, as promised."
+            return f"Works until {when(effective)}, then dies {lost} before the expiry it promised."
+        return f"Works until {when(effective)}, as promised."
     if e.state is State.CUT_SHORT:
-        assert effective is not None
-        return f"Dead since {_when(effective)}, {lost} before the expiry it promised ({_when(nominal)})."
+        if effective is None:
+            return f"Dead before the expiry it promised ({when(nominal)}); when exactly is not known."
+        return f"Dead since {when(effective)}, {lost} before the expiry it promised ({when(nominal)})."
     if lost:
         assert effective is not None
-        return f"Dead since {_when(effective)}, {lost} early; its promised expiry ({_when(nominal)}) has passed too."
+        return f"Dead since {when(effective)}, {lost} early; its promised expiry ({when(nominal)}) has passed too."
     if effective is None:
-        return f"Dead since {_when(nominal)} at the latest; it may have died sooner, and the desk cannot tell when."
-    return f"Expired at {_when(nominal)}, as promised."
+        return f"Dead since {when(nominal)} at the latest; it may have died sooner, and the desk cannot tell when."
+    return f"Expired at {when(nominal)}, as promised."
+
+
+def is_alive(state: State) -> bool:
+    """Live, or live but at risk (a state the audit may add): the link opens at that moment."""
+    return state is State.LIVE or str(state) == "at-risk"
 
 
 # --------------------------------------------------------------------------- entry points
 
 
 def explain(log: IssuanceLog, text: str, *, at: datetime | None = None, stable_prefix: str = "/s/") -> Explanation:
-    """Explain a pasted link as it stands at ``at`` (default: now).
+    """Explain the (first) link in a paste as it stands at ``at`` (default: now).
 
-    Raises :class:`~dashboard.errors.BadInput` carrying the parser's one
-    sentence when the text is not a link, and for a stable link whose token
-    this desk never issued (its URL says nothing else).
+    Raises :class:`~dashboard.errors.BadInput` carrying one sentence when the
+    text holds no link, and for a stable link whose token this desk never
+    issued (its URL says nothing else).
+    """
+    return explain_paste(log, text, at=at, stable_prefix=stable_prefix)[0]
+
+
+def explain_paste(log: IssuanceLog, text: str, *, at: datetime | None = None, stable_prefix: str = "/s/") -> list[Explanation]:
+    """Every link found in what was pasted (a link, a sentence, an e-mail...), each explained, in the order they appear.
+
+    A stable link this desk never issued is left out when other links were
+    found, and is the one-sentence :class:`BadInput` when it is all there is.
     """
     moment = _moment(at)
     try:
-        link = parse_link(text, stable_prefix=stable_prefix)
+        found = find_links(text, stable_prefix=stable_prefix)
     except LinkParseError as exc:
         raise BadInput(str(exc)) from None
+    explanations: list[Explanation] = []
+    unknown_stable: BadInput | None = None
+    for item in found[:MAX_LINKS]:
+        try:
+            explanations.append(_explain_found(log, item, moment))
+        except BadInput as exc:
+            unknown_stable = unknown_stable or exc
+    if not explanations:
+        assert unknown_stable is not None
+        raise unknown_stable
+    return explanations
+
+
+def _explain_found(log: IssuanceLog, item: Found, at: datetime) -> Explanation:
+    """The reading of the link the log knows (a wrapped link may be read several ways), else the best reading from its URL."""
     try:
-        if link.kind is LinkKind.STABLE:
-            assert link.token is not None
-            stable = log.find_stable(fingerprint(link.token))
-            if stable is None:
-                raise BadInput(
-                    "No stable link in this desk's log has that token, so the resolver answers 'Link not found': "
-                    "it was cut off or mistyped, or another desk issued it."
-                )
-            return _from_entry(stable.entry, moment, link=link, stable=stable)
-        entry = log.find_by_fingerprint(fingerprint(link.signature)) if link.signature else None
+        for link in (item.link, *item.alternatives):
+            if link.kind is LinkKind.STABLE:
+                assert link.token is not None
+                stable = log.find_stable(fingerprint(link.token))
+                if stable is not None:
+                    return _with_paste(_from_entry(stable.entry, at, link=link, stable=stable), link, item)
+                continue
+            entry = log.find_by_fingerprint(fingerprint(link.signature)) if link.signature else None
+            if entry is not None:
+                return _with_paste(_from_entry(entry, at, link=link), link, item)
     except LogError as exc:
         raise DeskError(str(exc)) from None
-    if entry is not None:
-        return _from_entry(entry, moment, link=link)
-    return _from_url(link, moment)
+    if item.link.kind is LinkKind.STABLE:
+        raise BadInput(
+            "No stable link in this desk's log has that token, so the resolver answers 'Link not found': "
+            "it was cut off or mistyped, or another desk issued it."
+        )
+    return _with_paste(_from_url(item.link, at), item.link, item)
+
+
+def _with_paste(explanation: Explanation, link: ParsedLink, item: Found) -> Explanation:
+    return replace(explanation, url=link.url, found_by=item.notes)
 
 
 def explain_entry(log: IssuanceLog, entry: LogEntry, at: datetime | None = None) -> Explanation:
     """Explain a log row without its URL (the log never keeps one)."""
     stable = log.get_stable(entry.id) if entry.strategy == "stable" else None
     return _from_entry(entry, _moment(at), stable=stable)
+
+
+def explain_id(log: IssuanceLog, text: str, at: datetime | None = None) -> Explanation:
+    """Explain the log entry with this id (``/inspect?id=42``, the timeline's links), or say in one sentence why not."""
+    from dashboard.store import LogEntryNotFound
+
+    raw = (text or "").strip().lstrip("#")
+    if not raw.isdigit() or len(raw) > 18:
+        raise BadInput(f"{raw[:20]!r} is not a log entry id: ids are whole numbers, as the Expiry timeline shows them.")
+    try:
+        entry = log.get(int(raw))
+        return explain_entry(log, entry, at)
+    except LogEntryNotFound:
+        raise BadInput(f"The issuance log has no entry {int(raw)}: check the id, or paste the link itself.") from None
+    except LogError as exc:
+        raise DeskError(str(exc)) from None
 
 
 def explain_ticket(log: IssuanceLog, ticket: str, at: datetime | None = None) -> list[Explanation]:
@@ -219,28 +302,69 @@ def is_ticket_reference(text: str) -> bool:
 
 
 def lookup(log: IssuanceLog, text: str, *, at: datetime | None = None, stable_prefix: str = "/s/") -> list[Explanation]:
-    """What the Inspect page and the command line are given: a link, a ticket reference, or a bare stable token.
+    """What the Inspect page and the command line are given: a paste with links, a ticket reference, or a bare stable token.
 
-    Returns one explanation for a link and a ticket's links (possibly none)
-    for a reference; raises :class:`BadInput` with one sentence otherwise.
+    Returns the explanations of every link found in a paste, or a ticket's
+    links (possibly none) for a reference; raises :class:`BadInput` with one
+    sentence otherwise.
     """
     stripped = (text or "").strip()
     if not stripped:
         raise BadInput("Nothing was pasted: paste the link the customer received, or type a ticket reference such as TCK-1042.")
-    if not is_ticket_reference(stripped):
-        return [explain(log, stripped, at=at, stable_prefix=stable_prefix)]
-    found = explain_ticket(log, stripped, at)
-    if not found and _STABLE_TOKEN_RE.fullmatch(stripped):
+    if _STABLE_TOKEN_RE.fullmatch(stripped):
+        # A bare token may start with '-' or '_', which no ticket does: look it up before reading it as a ticket.
         try:
             stable = log.find_stable(fingerprint(stripped))
         except LogError as exc:
             raise DeskError(str(exc)) from None
         if stable is not None:
-            found = [_from_entry(stable.entry, _moment(at), stable=stable)]
-    return found
+            return [_from_entry(stable.entry, _moment(at), stable=stable)]
+    if is_ticket_reference(stripped):
+        return explain_ticket(log, stripped, at)
+    return explain_paste(log, stripped, at=at, stable_prefix=stable_prefix)
 
 
-def ticket_rows(explanations: list[Explanation]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Inspection:
+    """What the Inspect page shows for its input: the links of a paste, a ticket's links, one log entry, or nothing yet."""
+
+    what: str  # "links", "ticket", "entry", "token" or "empty"
+    explanations: tuple[Explanation, ...] = ()
+    ticket: str | None = None  # the reference, when the input was one
+
+    @property
+    def first(self) -> Explanation | None:
+        return self.explanations[0] if self.explanations else None
+
+
+def inspect_input(
+    log: IssuanceLog, text: str, *, entry_id: str | None = None, at: datetime | None = None, stable_prefix: str = "/s/"
+) -> Inspection:
+    """The page's one service: explain what was pasted or typed, or the log entry an Expiry timeline row links to."""
+    stripped = (text or "").strip()
+    if not stripped:
+        if entry_id:
+            return Inspection("entry", (explain_id(log, entry_id, at),))
+        return Inspection("empty")
+    if is_bare_token(log, stripped):
+        return Inspection("token", tuple(lookup(log, stripped, at=at, stable_prefix=stable_prefix)))
+    if is_ticket_reference(stripped):
+        return Inspection("ticket", tuple(explain_ticket(log, stripped, at)), ticket=stripped)
+    return Inspection("links", tuple(explain_paste(log, stripped, at=at, stable_prefix=stable_prefix)))
+
+
+def is_bare_token(log: IssuanceLog, text: str) -> bool:
+    """Whether ``text`` is a stable link's token this desk issued (never echoed back: it is a secret)."""
+    stripped = (text or "").strip()
+    if not _STABLE_TOKEN_RE.fullmatch(stripped):
+        return False
+    try:
+        return log.find_stable(fingerprint(stripped)) is not None
+    except LogError:
+        return False
+
+
+def ticket_rows(explanations: list[Explanation] | tuple[Explanation, ...], tz: tzinfo = UTC) -> list[dict[str, Any]]:
     """One row per link of a ticket, for a table: the log's facts and the verdict at the chosen moment."""
     rows = []
     for e in explanations:
@@ -255,7 +379,7 @@ def ticket_rows(explanations: list[Explanation]) -> list[dict[str, Any]]:
                 "State": str(e.state),
                 "Real expiry": e.effective_expires_at,
                 "Nominal expiry": e.nominal_expires_at,
-                "At a glance": headline(e),
+                "At a glance": headline(e, tz),
             }
         )
     return rows
@@ -317,7 +441,7 @@ def _from_entry(entry: LogEntry, at: datetime, *, link: ParsedLink | None = None
             reason = model.reason[:-1].replace("Revoked at", f"Revoked{by} at", 1) + ": the desk's resolver answers a 'withdrawn' page."
     elif revoked is not None:
         warnings.append(
-            f"The log marks this link revoked at {_when(revoked)}, but a presigned link cannot be revoked one by one: "
+            f"The log marks this link revoked at {moment_text(revoked)}, but a presigned link cannot be revoked one by one: "
             "it keeps working until it expires unless its signing key is deactivated."
         )
     if link is not None and kind is not LinkKind.STABLE and link.nominal_expires_at is not None:
@@ -350,6 +474,7 @@ def _from_entry(entry: LogEntry, at: datetime, *, link: ParsedLink | None = None
         host=link.host if link is not None else _host_of(entry.display_url),
         at=at,
         not_before=not_before,
+        credential_source=entry.credential_source,
     )
 
 
@@ -439,7 +564,7 @@ _Facts = tuple[datetime | None, datetime, datetime | None, BoundBy, str, Credent
 def _sigv4_facts(link: ParsedLink) -> _Facts:
     assert link.signed_at is not None and link.nominal_expires_at is not None and link.expires_seconds is not None
     signed, nominal, seconds = link.signed_at, link.nominal_expires_at, link.expires_seconds
-    credentials = CredentialFacts.from_access_key(link.access_key_id, has_session_token=link.has_session_token)
+    credentials = CredentialFacts.from_access_key(link.access_key_id, has_session_token=link.has_session_token, on_aws=link.on_aws)
     key = link.access_key_id or "unknown key"
     if not 1 <= seconds <= MAX_SIGV4_EXPIRES:
         return (
@@ -458,19 +583,20 @@ def _sigv4_facts(link: ParsedLink) -> _Facts:
     asked = format_duration(timedelta(seconds=seconds))
     if credentials.kind is CredentialKind.TEMPORARY:
         reason = (
-            f"Signed with temporary credentials ({key}), so it may have died before its nominal expiry at {_when(nominal)}; "
+            f"Signed with temporary credentials ({key}), so it may have died before its nominal expiry at {moment_text(nominal)}; "
             "the desk has no record of when they expired (the live probe asks S3)."
         )
         return signed, nominal, None, BoundBy.CREDENTIALS, reason, credentials.kind
     if credentials.kind is CredentialKind.LONG_TERM:
+        where = "" if link.on_aws else " of the S3-compatible endpoint (no session token came with it)"
         reason = (
-            f"Signed with a long-term access key ({key}), so it runs its full {asked}, until {_when(nominal)}, "
+            f"Signed with a long-term access key{where} ({key}), so it runs its full {asked}, until {moment_text(nominal)}, "
             "unless that key was deactivated or deleted meanwhile."
         )
         return signed, nominal, model.effective_expires_at, model.bound_by, reason, credentials.kind
     reason = (
         f"Signed with credentials of an unknown kind ({key} is not an AWS key id), so it lasts at most its {asked}, "
-        f"until {_when(nominal)}, and ends sooner if they expire; the desk has no record of when."
+        f"until {moment_text(nominal)}, and ends sooner if they expire; the desk has no record of when."
     )
     return signed, nominal, None, BoundBy.NOMINAL, reason, credentials.kind
 
@@ -478,18 +604,18 @@ def _sigv4_facts(link: ParsedLink) -> _Facts:
 def _sigv2_facts(link: ParsedLink) -> _Facts:
     assert link.nominal_expires_at is not None
     nominal = link.nominal_expires_at
-    credentials = CredentialFacts.from_access_key(link.access_key_id, has_session_token=link.has_session_token)
+    credentials = CredentialFacts.from_access_key(link.access_key_id, has_session_token=link.has_session_token, on_aws=link.on_aws)
     legacy = "A legacy SigV2 link (refused by buckets created after 2020-06-24 and by SSE-KMS objects)"
     if credentials.kind is CredentialKind.TEMPORARY:
         reason = (
-            f"{legacy} signed with temporary credentials: it may have died before its nominal expiry at {_when(nominal)}, "
+            f"{legacy} signed with temporary credentials: it may have died before its nominal expiry at {moment_text(nominal)}, "
             "and the desk has no record of when."
         )
         return None, nominal, None, BoundBy.CREDENTIALS, reason, credentials.kind
     if credentials.kind is CredentialKind.LONG_TERM:
-        reason = f"{legacy} signed with a long-term access key: it works until {_when(nominal)} unless that key was deactivated."
+        reason = f"{legacy} signed with a long-term access key: it works until {moment_text(nominal)} unless that key was deactivated."
         return None, nominal, nominal, BoundBy.NOMINAL, reason, credentials.kind
-    reason = f"{legacy} signed with credentials of an unknown kind: it works at most until {_when(nominal)}."
+    reason = f"{legacy} signed with credentials of an unknown kind: it works at most until {moment_text(nominal)}."
     return None, nominal, None, BoundBy.NOMINAL, reason, credentials.kind
 
 
@@ -497,18 +623,18 @@ def _cloudfront_facts(link: ParsedLink) -> _Facts:
     assert link.nominal_expires_at is not None
     nominal = link.nominal_expires_at
     policy = "custom-policy" if link.policy is not None else "canned-policy"
-    start = f" from {_when(link.not_before)}" if link.not_before is not None else ""
+    start = f" from {moment_text(link.not_before)}" if link.not_before is not None else ""
     reason = (
         f"A CloudFront {policy} link (key pair {link.key_pair_id}): no AWS credentials can cut it short, so it works{start} "
-        f"until {_when(nominal)} unless that public key leaves the distribution's trusted key group."
+        f"until {moment_text(nominal)} unless that public key leaves the distribution's trusted key group."
     )
     return None, nominal, nominal, BoundBy.NOMINAL, reason, CredentialKind.LONG_TERM
 
 
-def _when(dt: datetime) -> str:
-    """A moment as the expiry model's reasons say it: ``14:05 UTC on 2 Jan 2026``."""
-    dt = as_utc(dt)
-    return f"{dt:%H:%M} UTC on {dt.day} {_MONTHS[dt.month - 1]} {dt.year}"
+def moment_text(dt: datetime, tz: tzinfo = UTC) -> str:
+    """A moment as the expiry model's reasons say it: ``14:05 UTC on 2 Jan 2026`` (or ``15:05 CET on …`` in ``tz``)."""
+    dt = as_utc(dt).astimezone(tz)
+    return f"{dt:%H:%M} {dt.tzname() or 'UTC'} on {dt.day} {_MONTHS[dt.month - 1]} {dt.year}"
 
 
 def _moment(at: datetime | None) -> datetime:
@@ -525,13 +651,16 @@ class ReissuePlan:
     request: ShareRequest | None
     strategy: str | None
     why: str
+    actor: Identity | None = None  # the verified person re-issuing: their groups give the policy role
 
     @property
     def possible(self) -> bool:
         return self.request is not None and self.strategy is not None
 
 
-def plan_reissue(desk: Desk, explanation: Explanation, issuer: str, *, now: datetime | None = None) -> ReissuePlan:
+def plan_reissue(
+    desk: Desk, explanation: Explanation, issuer: str, *, now: datetime | None = None, actor: Identity | None = None
+) -> ReissuePlan:
     """The same object, the same lifetime as first asked, with the strategy the desk recommends now."""
     from dashboard import catalog, issuing
     from dashboard.strategies import ShareRequest
@@ -559,10 +688,10 @@ def plan_reissue(desk: Desk, explanation: Explanation, issuer: str, *, now: date
         )
     except DeskError as exc:  # a ticket or name the log kept from before control characters were refused
         return ReissuePlan(None, None, f"The desk cannot re-issue this link as it stands: {exc}")
-    advice = issuing.recommend(issuing.previews(desk, request, now), lifetime)
+    advice = issuing.recommend(issuing.previews(desk, request, now, actor=actor), lifetime)
     if guessed:
-        return ReissuePlan(request, advice.strategy, f"The link does not say how long it was meant to last, so 1 day is asked. {advice.why}")
-    return ReissuePlan(request, advice.strategy, advice.why)
+        return ReissuePlan(request, advice.strategy, f"The link does not say how long it was meant to last, so 1 day is asked. {advice.why}", actor)
+    return ReissuePlan(request, advice.strategy, advice.why, actor)
 
 
 def reissue(desk: Desk, plan: ReissuePlan) -> IssuedLink:
@@ -571,9 +700,4 @@ def reissue(desk: Desk, plan: ReissuePlan) -> IssuedLink:
 
     if plan.request is None or plan.strategy is None:
         raise BadInput(plan.why)
-    return issuing.issue(desk, [plan.request], plan.strategy)[0]
-
-
-# --------------------------------------------------------------------------- timeline
-
-
+    return issuing.issue(desk, [plan.request], plan.strategy, actor=plan.actor)[0]

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from dashboard import catalog
+from dashboard import policy as sharing
 from dashboard.desk import Desk
 from dashboard.durations import format_duration
 from dashboard.errors import BadInput, DeskError
 from dashboard.expiry import LifetimeError
+from dashboard.identity import Identity, named
 from dashboard.store import LogEntry, LogError, NewLink
 from dashboard.strategies import Preview, ShareRequest, Signed
 from dashboard.strategies.base import preview_from
@@ -51,11 +53,27 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
-def previews(desk: Desk, request: ShareRequest, now: datetime | None = None) -> list[Preview]:
-    """What each strategy would give for this request now, safest first; failures become reasons."""
+def actor_of(request: ShareRequest, actor: Identity | None) -> Identity | None:
+    """Who the policy judges: the verified identity the caller passes, else the request's issuer by name alone.
+
+    A name alone carries no groups, so it can never earn more than the
+    policy's rules for that name (or its default role) give.
+    """
+    if actor is not None:
+        return actor
+    return named(request.issuer) if request.issuer.strip() else None
+
+
+def previews(desk: Desk, request: ShareRequest, now: datetime | None = None, *, actor: Identity | None = None) -> list[Preview]:
+    """What each strategy would give for this request now, safest first; failures and policy refusals become reasons."""
     now = now or utcnow()
+    rules = sharing.policy_for(desk.settings)
+    who = actor_of(request, actor)
     result = []
     for strategy in desk.strategies.values():
+        if who is not None and (refusal := rules.share_refusal(who, request.bucket, request.key, strategy.name, request.lifetime)):
+            result.append(preview_from(strategy, unavailable=refusal))
+            continue
         try:
             result.append(strategy.preview(request, now))
         except DeskError as exc:
@@ -107,14 +125,19 @@ def log_row(request: ShareRequest, strategy: str, signed: Signed, issued_at: dat
     )
 
 
-def check_request(desk: Desk, request: ShareRequest, *, verify_object: bool) -> None:
-    """Refuse what the desk may not share, before anything is signed."""
+def check_request(
+    desk: Desk, request: ShareRequest, *, verify_object: bool, strategy: str | None = None, actor: Identity | None = None
+) -> None:
+    """Refuse what the desk may not share, before anything is signed: settings, then the sharing policy, then the object."""
     if not request.issuer.strip():
         raise BadInput("The desk does not know who is issuing this link: sign in or type your name first.")
+    if actor is not None and actor.name != request.issuer:
+        raise BadInput("The link's issuer is not the person signed in: issue it as yourself.")
     catalog.validate_bucket_name(request.bucket)
     catalog.check_allowed(request.bucket, desk.settings.buckets)
     if not request.key:
         raise BadInput(f"s3://{request.bucket}/ names no object: give the full key of the file to share.")
+    sharing.policy_for(desk.settings).check_share(actor_of(request, actor), request.bucket, request.key, strategy, request.lifetime if strategy else None)
     if verify_object:
         details = catalog.head(desk.aws.s3(), request.bucket, request.key)
         if not details.downloadable:
@@ -132,13 +155,18 @@ def issue(
     verify_objects: bool = True,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    actor: Identity | None = None,
 ) -> list[IssuedLink]:
-    """Sign every request with one strategy, commit the whole batch to the log, then return the links."""
+    """Sign every request with one strategy, commit the whole batch to the log, then return the links.
+
+    `actor` is the verified person issuing (its groups give the policy role);
+    without it each request's issuer is judged by name alone.
+    """
     strategy = desk.strategies.get(strategy_name)
     if strategy is None:
         raise BadInput(f"Unknown strategy {strategy_name!r}: choose one of {', '.join(desk.strategies)}.")
     for request in requests:
-        check_request(desk, request, verify_object=verify_objects)
+        check_request(desk, request, verify_object=verify_objects, strategy=strategy_name, actor=actor)
     issued_at = now or utcnow()
     signed: list[tuple[ShareRequest, Signed]] = []
     for done, request in enumerate(requests, start=1):

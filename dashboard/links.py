@@ -102,7 +102,7 @@ class Resolver:
         Manager), or for every click when the log says reads may block.
 
         A HEAD (a link checker, a mail scanner) is told whether the link works
-        (200, 404 or 410) and recorded as a check: no URL is minted or handed
+        (200, or the 403, 404 or 410 a GET would get) and recorded as a check: no URL is minted or handed
         out for it, and it does not count as a download.
         """
         now = now or datetime.now(timezone.utc)
@@ -115,6 +115,8 @@ class Resolver:
             outcome = Outcome(410, title="This link was withdrawn", message="The sender withdrew this download link. Ask your support contact for a new link.")
         elif now >= link.expires_at:
             outcome = Outcome(410, title="This link has expired", message="This download link has expired. Ask your support contact for a new link.")
+        elif _policy_refusal(self.desk, link):
+            outcome = Outcome(403, title="This link was withdrawn", message="The sender's sharing policy no longer allows this file to be shared. Ask your support contact.")
         elif method == "HEAD":
             outcome = Outcome(200, title="This link works", message="Open it in a browser to download the file.")
         else:
@@ -222,6 +224,16 @@ async def _wait(future: Future[Any], timeout: float, loop: asyncio.AbstractEvent
         await waiter
     finally:
         timer.cancel()
+
+
+def _policy_refusal(desk: Desk, link: StableLink) -> str | None:
+    """The sharing policy's word on serving this object now (the same rule the pages and the CLI apply)."""
+    from dashboard.policy import policy_for
+
+    try:
+        return policy_for(desk.settings).click_refusal(link.entry.bucket, link.entry.key)
+    except DeskError as exc:  # an unreadable policy file serves nothing rather than everything
+        return str(exc)
 
 
 def _not_found() -> Outcome:

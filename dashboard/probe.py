@@ -1,35 +1,45 @@
 """The opt-in live probe: ask the link's own server what it answers now, and say what that means.
 
 Only ever run because a person asked for it: it sends the pasted link over
-the network. It makes one ranged GET (``Range: bytes=0-0``, so at most one
-byte of the customer's file is fetched) with a short timeout, follows no
-redirect (a stable link's 302 is reported, with the target's host only, since
-the target carries a fresh signature), and sends no credentials, cookies or
-Authorization header: the answer is exactly what the customer gets.
+the network. Before anything is sent, :mod:`dashboard.probe_policy` checks
+that the host is the link's own kind of server and that its addresses are
+public (or the desk's own configured endpoint), and the connection goes to
+an address vetted there, with the link's host name as ``Host`` and TLS SNI.
+
+It makes one ranged GET (``Range: bytes=0-0``, so at most one byte of the
+customer's file is fetched), bounded in total time and in the bytes read,
+follows no redirect (a stable link's 302 is reported with the target's host
+only, since the target carries a fresh signature), uses no proxy and sends
+no credentials, cookies or Authorization header: the answer is exactly what
+the customer gets.
 
 S3's error bodies are small XML documents (``<Error><Code>…``); their code
-is turned into one sentence. Standard library only (``urllib``): the desk's
-runtime does not ship an HTTP client.
+is turned into one sentence. The server's own words are kept as plain text
+(bounded, on one line) for the page to show as text. Standard library only.
 """
 
 from __future__ import annotations
 
+import http.client
+import re
 import socket
 import ssl
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
-from http.client import HTTPException, HTTPResponse
+import threading
+import time
+from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 from dashboard.errors import BadInput
+from dashboard.probe_policy import ProbeRefused, Resolver, Targets, Vetted, vet
+from dashboard.urlparse import LinkKind
 
 __all__ = ["ProbeResult", "TIMEOUT_SECONDS", "interpret", "probe"]
 
-TIMEOUT_SECONDS = 5.0
+TIMEOUT_SECONDS = 5.0  # for the whole probe: connecting, the answer's headers and its body
 MAX_BODY_BYTES = 64 * 1024  # S3 error bodies are well under 1 KB; a stranger's server gets no more of our memory
+MAX_MESSAGE_CHARS = 300
 USER_AGENT = "ShareDesk-probe/1 (one ranged GET, no credentials)"
 
 
@@ -37,9 +47,11 @@ USER_AGENT = "ShareDesk-probe/1 (one ranged GET, no credentials)"
 class ProbeResult:
     """What the server answered, and one sentence saying what it means for the link.
 
-    ``status`` is None when no answer came back (the network failed).
-    ``expires`` and ``server_time`` are S3's own, from an expired-link body;
-    ``location_host`` is the host a redirect points to (never its full URL).
+    ``status`` is None when no answer came back (the network failed, or the
+    probe was ``refused`` and sent nothing). ``expires`` and ``server_time``
+    are S3's own, from an expired-link body; ``location_host`` is the host a
+    redirect points to (never its full URL). ``code`` and ``message`` are
+    the server's words: outside text, to be shown as text.
     """
 
     status: int | None
@@ -49,6 +61,19 @@ class ProbeResult:
     expires: str | None = None
     server_time: str | None = None
     location_host: str | None = None
+    refused: bool = False
+    address: str | None = None  # the address asked
+
+    @property
+    def answered(self) -> bool:
+        return self.status is not None
+
+    @property
+    def works(self) -> bool:
+        """The server served the link (the first byte, an empty file, or a stable link's redirect)."""
+        if self.status in (200, 206, 304, 416):
+            return True
+        return self.status is not None and 300 <= self.status < 400 and self.code is None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,54 +84,35 @@ class ProbeResult:
             "expires": self.expires,
             "server_time": self.server_time,
             "location_host": self.location_host,
+            "refused": self.refused,
+            "address": self.address,
         }
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Hand every 3xx back as the answer: a redirect's target is a fresh presigned URL we must not open."""
+def probe(
+    url: str,
+    targets: Targets | None = None,
+    *,
+    kind: LinkKind | None = None,
+    resolver: Resolver | None = None,
+    timeout: float = TIMEOUT_SECONDS,
+) -> ProbeResult:
+    """One ranged GET to ``url`` if :func:`~dashboard.probe_policy.vet` allows it; never raises for what the server or network does.
 
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
-        return None
-
-
-def _opener() -> urllib.request.OpenerDirector:
-    # build_opener adds no cookie or auth handler unless asked: only HTTP(S), proxies from the
-    # environment (an egress proxy may be the only way out) and our redirect refusal.
-    return urllib.request.build_opener(_NoRedirect())
-
-
-def probe(url: str, *, timeout: float = TIMEOUT_SECONDS) -> ProbeResult:
-    """One ranged GET to ``url``; never raises for what the server or network does.
-
-    Raises :class:`BadInput` only for a URL that is not http(s), because
-    probing ``file:``, ``ftp:`` or ``s3:`` addresses is never what was meant.
+    ``targets`` are the desk's configured servers (:meth:`Targets.from_settings`);
+    without them only AWS's own public host names are asked. Raises
+    :class:`BadInput` only for a URL that is not http(s), because probing
+    ``file:``, ``ftp:`` or ``s3:`` addresses is never what was meant.
     """
-    target = _safe_url(url)
-    host = urlsplit(target).hostname or "the server"
-    request = urllib.request.Request(
-        target,
-        method="GET",
-        headers={"Range": "bytes=0-0", "User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"},
-    )
+    _check_scheme(url)
     try:
-        with _opener().open(request, timeout=timeout) as response:
-            return interpret(response.status, _headers(response), _read(response))
-    except urllib.error.HTTPError as error:  # every status >= 300 (redirects are not followed)
-        try:
-            body = _read(error)
-        finally:
-            error.close()
-        return interpret(error.code, _headers(error), body)
-    except urllib.error.URLError as error:
-        return _network_failure(host, error.reason, timeout)
-    except (TimeoutError, socket.timeout) as error:
-        return _network_failure(host, error, timeout)
-    except (OSError, HTTPException, ValueError) as error:
-        return _network_failure(host, error, timeout)
+        vetted = vet(url.strip(), targets or Targets(), kind, resolver=resolver)
+    except ProbeRefused as refusal:
+        return ProbeResult(status=None, code=None, message=None, meaning=str(refusal), refused=True)
+    return _ask(vetted, timeout)
 
 
-def _safe_url(url: str) -> str:
-    """Refuse non-web schemes and drop any user:password, which would otherwise become an Authorization header."""
+def _check_scheme(url: str) -> None:
     text = (url or "").strip()
     try:
         parts = urlsplit(text)
@@ -115,19 +121,76 @@ def _safe_url(url: str) -> str:
         raise BadInput("The link's host or port is malformed, so it cannot be probed: paste the link exactly as it was sent.") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise BadInput("Only http:// and https:// links can be probed: paste the link the customer received.")
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
 
 
-def _read(response: Any) -> bytes:
-    try:
-        return bytes(response.read(MAX_BODY_BYTES) or b"")
-    except (OSError, HTTPException, ValueError):
-        return b""
+class _Pinned(http.client.HTTPConnection):
+    """An HTTP(S) connection to one vetted address, naming the link's own host in Host and SNI."""
+
+    def __init__(self, vetted: Vetted, address: str, timeout: float) -> None:
+        super().__init__(vetted.host, vetted.port, timeout=timeout)
+        self._address = address
+        self._tls = ssl.create_default_context() if vetted.scheme == "https" else None
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        if self._tls is not None:
+            sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+        self.sock = sock
 
 
-def _headers(response: HTTPResponse | urllib.error.HTTPError) -> dict[str, str]:
-    return {k.lower(): v for k, v in (response.headers.items() if response.headers is not None else [])}
+def _ask(vetted: Vetted, timeout: float) -> ProbeResult:
+    deadline = time.monotonic() + timeout
+    failure: BaseException | None = None
+    for address in vetted.addresses:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        connection = _Pinned(vetted, address, remaining)
+        try:
+            connection.connect()
+        except (OSError, ssl.SSLError) as exc:  # try the name's next address: nothing was sent to this one
+            failure = exc
+            connection.close()
+            continue
+        # The socket timeout bounds each read; this bounds them all together (a server dripping bytes).
+        aborted = threading.Event()
+        watchdog = threading.Timer(max(deadline - time.monotonic(), 0.0), _abort, args=(connection, aborted))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            connection.putrequest("GET", vetted.target, skip_accept_encoding=True)
+            for name, value in (("Range", "bytes=0-0"), ("User-Agent", USER_AGENT), ("Accept", "*/*"), ("Accept-Encoding", "identity")):
+                connection.putheader(name, value)
+            connection.endheaders()
+            response = connection.getresponse()
+            headers = {k.lower(): v for k, v in response.getheaders()}
+            body = response.read(MAX_BODY_BYTES) if response.status >= 300 else b""
+            if aborted.is_set():  # what was read before the cut is not the server's whole answer
+                return _at(_network_failure(vetted.host, TimeoutError(), timeout), address)
+            return _at(interpret(response.status, headers, body), address)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            late = time.monotonic() >= deadline
+            return _at(_network_failure(vetted.host, TimeoutError() if late else exc, timeout), address)
+        finally:
+            watchdog.cancel()
+            connection.close()
+    if failure is None and time.monotonic() >= deadline:
+        failure = TimeoutError()
+    return _network_failure(vetted.host, failure or OSError("no address answered"), timeout)
+
+
+def _abort(connection: http.client.HTTPConnection, aborted: threading.Event) -> None:
+    aborted.set()
+    sock = connection.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _at(result: ProbeResult, address: str) -> ProbeResult:
+    return replace(result, address=address)
 
 
 def _network_failure(host: str, reason: object, timeout: float) -> ProbeResult:
@@ -135,8 +198,6 @@ def _network_failure(host: str, reason: object, timeout: float) -> ProbeResult:
         why = f"did not answer within {timeout:g} seconds"
     elif isinstance(reason, ssl.SSLError):
         why = "refused the TLS handshake (certificate or protocol problem)"
-    elif isinstance(reason, socket.gaierror):
-        why = "could not be found (DNS lookup failed)"
     elif isinstance(reason, ConnectionRefusedError):
         why = "refused the connection"
     else:
@@ -144,9 +205,15 @@ def _network_failure(host: str, reason: object, timeout: float) -> ProbeResult:
     return ProbeResult(
         status=None,
         code=None,
-        message=str(reason)[:200] or None,
+        message=_plain(str(reason)) or None,
         meaning=f"The probe got no answer: {host} {why}; the customer's network may differ from the desk's, so this says nothing about the link itself.",
     )
+
+
+def _plain(text: str) -> str:
+    """The server's words on one line, bounded: they are shown, never interpreted."""
+    flat = re.sub(r"\s+", " ", text).strip()
+    return flat if len(flat) <= MAX_MESSAGE_CHARS else flat[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
 # --------------------------------------------------------------------------- interpreting answers
@@ -167,7 +234,7 @@ def _error_fields(body: bytes) -> dict[str, str]:
         return {}
     if root.tag.rpartition("}")[2] != "Error":
         return {}
-    return {child.tag.rpartition("}")[2]: (child.text or "").strip() for child in root}
+    return {child.tag.rpartition("}")[2]: _plain(child.text or "") for child in root}
 
 
 def interpret(status: int, headers: dict[str, str], body: bytes) -> ProbeResult:
@@ -186,6 +253,11 @@ def interpret(status: int, headers: dict[str, str], body: bytes) -> ProbeResult:
         return result("The link works now: the server sent the first byte of the file.")
     if status == 304 or status == 416:
         return result("The link works now: the server accepted the signature (the file may be empty).")
+    if 300 <= status < 400 and code in ("PermanentRedirect", "TemporaryRedirect", "Redirect"):
+        return result(
+            f"S3 says the bucket must be asked at another endpoint ({code}): the link names the wrong region or endpoint, "
+            "so it does not work as sent; re-issue it."
+        )
     if 300 <= status < 400:
         location = headers.get("location", "")
         try:

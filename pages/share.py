@@ -8,11 +8,12 @@ from dashboard.errors import DeskError
 from dashboard.strategies import ShareRequest
 from dashboard.tables import issued_frame, preview_frame
 from dashboard.ui.frame import fail, guard, selection
-from dashboard.ui.identity import issuer, missing_issuer_message
+from dashboard.ui.identity import identity, missing_issuer_message
 
 desk = guard()
 st.title("Share")
-who = issuer(desk)
+actor = identity(desk)
+who = actor.name if actor else None
 ISSUED = "sharedesk.issued"
 
 picked = list(selection().values())
@@ -51,7 +52,7 @@ try:
     ]
 except DeskError as exc:  # e.g. a control character in the ticket or note
     fail(str(exc))
-options = issuing.previews(desk, requests[0])
+options = issuing.previews(desk, requests[0], actor=actor)
 advice = issuing.recommend(options, lifetime)
 st.subheader("Real expiry of each strategy")
 st.dataframe(
@@ -91,6 +92,7 @@ if st.button(f"Issue {len(requests)} link{'s' if len(requests) > 1 else ''}", ty
             requests,
             chosen,
             verify_objects=not picked,
+            actor=actor,
             progress=(lambda done, total: bar.progress(done / total, text=f"Signed {done} of {total}")) if bar else None,
         )
     except DeskError as exc:

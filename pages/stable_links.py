@@ -8,11 +8,11 @@ from dashboard import stable_admin
 from dashboard.errors import DeskError
 from dashboard.tables import stable_frame
 from dashboard.ui.frame import fail, guard
-from dashboard.ui.identity import issuer
+from dashboard.ui.identity import identity, missing_issuer_message
 
 desk = guard()
 st.title("Stable links")
-who = issuer(desk)
+who = identity(desk)
 now = datetime.now(timezone.utc)
 
 links = stable_admin.live_links(desk, now)
@@ -50,7 +50,7 @@ if clicks:
         column_config={"At": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss z")},
     )
 if not who:
-    st.info("Type your name in the sidebar to revoke or extend this link: the log records who did.", icon=":material/badge:")
+    st.info(missing_issuer_message(desk), icon=":material/badge:")
     st.stop()
 
 left, right = st.columns(2)

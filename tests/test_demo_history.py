@@ -44,3 +44,21 @@ def test_a_history_link_can_be_made_again_and_matches_its_log_row(demo_desk):
     assert parsed.signed_at == entry.signed_at
     assert parsed.nominal_expires_at == entry.nominal_expires_at
     assert entry.effective_expires_at < entry.nominal_expires_at - timedelta(seconds=1)
+
+
+def test_history_rows_an_older_demo_signed_are_passed_over_not_a_crash(demo_desk):
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    import pytest
+
+    sample = demo_history.cut_short_sample(demo_desk)
+    assert sample is not None
+    entry, url = sample
+    old = replace(entry, id=-1, access_key_id="ASIA" + "0123456789ABCDEF")  # the old scheme: a hash, no session end
+    with pytest.raises(LookupError):
+        demo_history.history_url(demo_desk, old)
+    # An older demo's log, newest first: its row cannot be made again, so the sample is the next one.
+    log = SimpleNamespace(recent=lambda limit: [old, *demo_desk.log.recent(limit)])
+    found = demo_history.cut_short_sample(SimpleNamespace(log=log, aws=demo_desk.aws, settings=demo_desk.settings))
+    assert found == (entry, url)

@@ -191,6 +191,21 @@ def test_credentials_are_classified_by_key_prefix_and_session_token(key: str | N
     assert CredentialFacts.from_access_key(key, has_session_token=token).kind is kind
 
 
+@pytest.mark.parametrize(
+    ("key", "token", "kind"),
+    [
+        ("minioadmin", False, CredentialKind.LONG_TERM),  # MinIO, Ceph, R2, Wasabi keys follow no AWS prefix
+        ("minioadmin", True, CredentialKind.TEMPORARY),  # MinIO's STS hands out keys with a session token
+        (AKIA, False, CredentialKind.LONG_TERM),
+        (ASIA, False, CredentialKind.LONG_TERM),  # off AWS only the session token makes a key temporary
+        (ASIA, True, CredentialKind.TEMPORARY),
+        (None, False, CredentialKind.UNKNOWN),
+    ],
+)
+def test_on_an_s3_compatible_endpoint_only_a_session_token_makes_a_key_temporary(key: str | None, token: bool, kind: CredentialKind) -> None:
+    assert CredentialFacts.from_access_key(key, has_session_token=token, on_aws=False).kind is kind
+
+
 def test_from_access_key_keeps_the_given_facts_and_normalises_expiry_to_utc() -> None:
     plus_two = timezone(timedelta(hours=2))
     creds = CredentialFacts.from_access_key(ASIA, expires_at=datetime(2026, 1, 2, 16, 5, tzinfo=plus_two), method="sso", label="the SSO session")

@@ -237,25 +237,31 @@ def test_cli_json_prints_the_contract(demo_desk, capsys):
     link = _issue(demo_desk, "ambient")
     assert main(["inspect", link.url, "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert set(payload) == set(CONTRACT_FIELDS)
+    assert set(payload) == {*CONTRACT_FIELDS, "other_links", "found_by"}
     assert payload["log_entry"]["id"] == link.entry.id and payload["state"] == "live"
+    assert payload["other_links"] == 0 and payload["found_by"] == []
 
 
-def test_cli_at_judges_the_link_at_that_moment(demo_desk, capsys):
-    link = _issue(demo_desk, "ambient")
-    later = link.entry.effective_expires_at + timedelta(minutes=5)
-    assert main(["inspect", link.url, "--json", "--at", later.strftime("%Y-%m-%dT%H:%M:%SZ")]) == 0
-    assert json.loads(capsys.readouterr().out)["state"] == "cut-short"
-    assert main(["inspect", link.url, "--json", "--at", (link.entry.nominal_expires_at + SECOND).isoformat()]) == 0
-    assert json.loads(capsys.readouterr().out)["state"] == "expired"
-
-
-def test_cli_text_is_a_short_readable_block(demo_desk, capsys):
-    link = _issue(demo_desk, "ambient")
-    assert main(["inspect", link.url]) == 0
+def test_cli_json_keeps_one_object_for_the_first_link_of_a_paste_and_counts_the_others(demo_desk, capsys):
+    first = _issue(demo_desk, "ambient")
+    second = _issue(demo_desk, "iam-user")
+    paste = f"Hi, neither <{first.url}> nor ({second.url}) works for me. Thanks!"
+    assert main(["inspect", paste, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["log_entry"]["id"] == first.entry.id and payload["other_links"] == 1
+    assert payload["found_by"] == ["found in the text around it"]
+    assert main(["inspect", paste]) == 0
     out = capsys.readouterr().out
-    assert "s3://sharedesk-demo-support/README.txt" in out and "LIVE at" in out and f"#{link.entry.id}" in out
-    assert "X-Amz-Signature" not in out and len(out.splitlines()) < 20
+    assert "link 1 of 2" in out and "link 2 of 2" in out and f"#{second.entry.id}" in out
+
+
+def test_cli_text_shows_outside_text_with_its_control_characters_escaped(demo_desk, capsys):
+    # A key with a terminal escape (clear screen) and an OSC 8 hyperlink, percent-encoded in the pasted URL.
+    hostile = AWS_EXAMPLE.replace("/test.txt", "/test%1B%5B2J%1B%5D8%3B%3Bhttps%3A%2F%2Fevil.example%07.txt")
+    assert main(["inspect", hostile]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "s3://examplebucket/test\\x1b[2J\\x1b]8;;https://evil.example\\x07.txt" in out
 
 
 def test_cli_lists_a_tickets_links(demo_desk, capsys):
@@ -276,14 +282,15 @@ def test_cli_lists_a_tickets_links(demo_desk, capsys):
         ([AWS_EXAMPLE[:-30]], "64 hexadecimal"),
         ([AWS_EXAMPLE.replace("20130524T000000Z", "20130524T250000Z")], "X-Amz-Date"),
         ([AWS_EXAMPLE.replace("aeeed9bb", "zzzzzzzz")], "non-hexadecimal"),
-        (["x" * 100_000], "longer than 16 KB"),
+        (["x" * 100_000], "longer than 64 KB"),
+        (["x" * 20_000], "longer than 16 KB"),
         (["not a link at all"], "spaces"),
         (["ftp://example.com/file"], "not a web link"),
         (["TCK-NO-SUCH-TICKET"], "No link in this desk's log has the ticket"),
         ([AWS_EXAMPLE, "--at", "yesterday"], "--at 'yesterday' is not a time"),
         (["TCK-1", "--probe"], "--probe needs the link itself"),
     ],
-    ids=["truncated", "short-signature", "bad-date", "non-hex", "garbage", "not-a-url", "scheme", "no-ticket", "bad-at", "probe-ticket"],
+    ids=["truncated", "short-signature", "bad-date", "non-hex", "huge", "garbage", "not-a-url", "scheme", "no-ticket", "bad-at", "probe-ticket"],
 )
 def test_cli_bad_input_exits_2_with_one_line(demo_desk, capsys, args, message):
     assert main(["inspect", *args]) == 2

@@ -148,7 +148,7 @@ def test_share_page_asks_for_a_name_before_issuing(demo_desk):
     }
     at.run()
     at.switch_page("../../pages/share.py").run()
-    assert "Type your name in the sidebar first" in at.error[0].value
+    assert "Type your name (demo) at the top of the page first" in at.error[0].value
 
 
 def test_stable_links_page_lists_live_links_and_revokes_one(demo_desk):

@@ -234,6 +234,22 @@ class IssuanceLog(StableLinkQueries):
             raise ValueError(f"limit must be zero or more, not {limit}.")
         return self._read(f"{_SELECT} ORDER BY issued_at DESC, id DESC LIMIT ?", (limit,))
 
+    def live_entries(self, at: datetime, *, strategies: Sequence[str], since: datetime, limit: int = 10_000) -> list[LogEntry]:
+        """Links of these strategies issued since ``since`` that still work at ``at`` (not revoked), newest first.
+
+        Walks the (strategy, issued_at) index; ``since`` bounds the walk by the
+        longest life a link of these strategies can have.
+        """
+        if not strategies:
+            return []
+        marks = ", ".join("?" for _ in strategies)
+        found = self._read(
+            f"{_SELECT} WHERE strategy IN ({marks}) AND issued_at >= ? "
+            "AND COALESCE(effective_expires_at, nominal_expires_at) > ? ORDER BY issued_at DESC, id DESC LIMIT ?",
+            (*strategies, to_epoch(since), to_epoch(at), limit),
+        )
+        return [e for e in found if e.revoked_at is None or e.revoked_at > at]
+
     def count(self) -> int:
         try:
             with self._pool.connection() as conn:

@@ -10,9 +10,32 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from dashboard.aws import CredentialSnapshot, source_name
 from dashboard.desk import Desk
+from dashboard.expiry import CredentialFacts, say_when
 from dashboard.strategies.base import Preview, ShareRequest, Signed, expiry_for, preview_from
 from dashboard.strategies.s3links import lifetime_problem, presign_get, s3_caps, signed_s3_link
+
+
+def ambient_facts(credentials: CredentialSnapshot) -> CredentialFacts:
+    """The desk's own credentials, named by where they come from, and when they last rotated as far as the desk saw.
+
+    botocore only says *how* it found the credentials (``container-role``,
+    ``iam-role``, ``sso``...); the reason says it in plain words, so a short
+    life reads as "the ECS task role's credentials rotate", not as a bug.
+    """
+    source = source_name(credentials.method)
+    if credentials.kind == "temporary":
+        note = f"they come from {source}, which renews them on its own schedule"
+        if credentials.first_seen is not None:
+            seen = say_when(credentials.first_seen)
+            note += f"; this desk first saw this access key at {seen}, when they last rotated" if credentials.rotated else (
+                f"; this desk has used this access key since {seen}"
+            )
+        return credentials.facts(note=note)
+    if credentials.kind == "long-term":
+        return credentials.facts(label=f"the long-term access key from {source}")
+    return credentials.facts(label=f"the credentials from {source}")
 
 
 class Ambient:
@@ -28,12 +51,12 @@ class Ambient:
         if problem := lifetime_problem(request):
             return preview_from(self, unavailable=problem)
         credentials = self.desk.aws.ambient()
-        return preview_from(self, expiry_for(self.name, request, now, credentials.facts(), s3_caps(self.desk.settings)))
+        return preview_from(self, expiry_for(self.name, request, now, ambient_facts(credentials), s3_caps(self.desk.settings)))
 
     def sign(self, request: ShareRequest, now: datetime) -> Signed:
         credentials = self.desk.aws.ambient()
         url = presign_get(self.desk.aws.s3(credentials), request)
-        return signed_s3_link(self.name, request, url, credentials.facts(), s3_caps(self.desk.settings))
+        return signed_s3_link(self.name, request, url, ambient_facts(credentials), s3_caps(self.desk.settings))
 
 
 def build(desk: Desk) -> Ambient:

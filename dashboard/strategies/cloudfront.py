@@ -3,6 +3,10 @@
 No AWS credentials are involved, so nothing cuts the link short but its own
 policy: canned (`Expires`) by default, custom (`Policy`) when a start time or
 an IP range is asked.  The desk caps the lifetime it will sign for.
+
+`SHAREDESK_CLOUDFRONT_DOMAIN` is a distribution's domain (links are
+`https://<domain>/<key>`) or a whole base URL such as the embedded demo's
+loopback edge, `http://127.0.0.1:PORT`.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import ipaddress
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from botocore.signers import CloudFrontSigner
 from cryptography.hazmat.primitives import hashes, serialization
@@ -24,6 +28,22 @@ from dashboard.store import fingerprint
 from dashboard.strategies.base import Preview, ShareRequest, Signed, expiry_for, lifetime_refusal, preview_from
 from dashboard.strategies.s3links import content_disposition
 from dashboard.urlparse import strip_secrets
+
+
+def base_url(domain: str) -> str | None:
+    """Where links start: `https://<domain>` for a bare domain, a base URL as given; None if it is neither."""
+    text = domain.strip()
+    if "://" not in text:
+        text = f"https://{text}"
+    text = text.rstrip("/")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or "@" in parts.netloc:
+        return None
+    return text
 
 
 class CloudFront:
@@ -42,12 +62,24 @@ class CloudFront:
         return timedelta(days=self.desk.settings.cloudfront_max_days)
 
     def _problem(self, request: ShareRequest) -> str | None:
+        return self._configuration_problem() or self._request_problem(request)
+
+    def _configuration_problem(self) -> str | None:
         settings = self.desk.settings
         if not (settings.cloudfront_domain and settings.cloudfront_key_pair_id and settings.cloudfront_private_key):
             return (
                 "CloudFront is not configured: set SHAREDESK_CLOUDFRONT_DOMAIN, SHAREDESK_CLOUDFRONT_KEY_PAIR_ID "
                 "and SHAREDESK_CLOUDFRONT_PRIVATE_KEY."
             )
+        if base_url(settings.cloudfront_domain) is None:
+            return (
+                f"SHAREDESK_CLOUDFRONT_DOMAIN {settings.cloudfront_domain!r} is neither a domain nor an http(s) base URL: "
+                "set it to the distribution's domain (such as d111111abcdef8.cloudfront.net) or a URL like https://cdn.example.com."
+            )
+        return None
+
+    def _request_problem(self, request: ShareRequest) -> str | None:
+        settings = self.desk.settings
         if problem := lifetime_refusal(request):
             return problem
         if request.ip_range:
@@ -90,11 +122,13 @@ class CloudFront:
             return self._signer
 
     def sign(self, request: ShareRequest, now: datetime) -> Signed:
-        if problem := self._problem(request):
-            raise (NotConfigured if "not configured" in problem else NotAllowed)(problem)
+        if problem := self._configuration_problem():
+            raise NotConfigured(problem)
+        if problem := self._request_problem(request):
+            raise NotAllowed(problem)
         signed_at = now.astimezone(timezone.utc).replace(microsecond=0)
         expires = signed_at + request.lifetime
-        url = f"https://{self.desk.settings.cloudfront_domain}/{quote(request.key, safe='/~')}"
+        url = f"{base_url(self.desk.settings.cloudfront_domain or '')}/{quote(request.key, safe='/~')}"
         if request.filename:
             url += "?response-content-disposition=" + quote(content_disposition(request.filename), safe="")
         signer = self.signer()

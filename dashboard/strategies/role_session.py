@@ -18,8 +18,9 @@ from botocore.exceptions import ClientError
 
 from dashboard.aws import CredentialSnapshot
 from dashboard.desk import Desk
+from dashboard.durations import format_duration
 from dashboard.errors import DeskError, NotConfigured, from_aws
-from dashboard.expiry import CredentialFacts, CredentialKind, validate_sigv4_expires
+from dashboard.expiry import CredentialFacts, CredentialKind, say_when, validate_sigv4_expires
 from dashboard.strategies.base import Preview, ShareRequest, Signed, expiry_for, preview_from
 from dashboard.strategies.s3links import lifetime_problem, presign_get, s3_caps, signed_s3_link
 
@@ -27,6 +28,8 @@ CHAINED_MAX = 3600  # seconds: AWS's limit for a role assumed with role credenti
 #: A session is renewed only when a fresh one would last this much longer, so a
 #: bulk action of thousands of links does not call STS once per link.
 RENEW_TOLERANCE = timedelta(minutes=5)
+#: A session older than this when a link is signed counts as reused (a bulk action signs within seconds).
+REUSED_AFTER = timedelta(minutes=1)
 LABEL = "a session of the signing role"
 
 
@@ -40,6 +43,8 @@ class RoleSession:
         self.desk = desk
         self._lock = threading.Lock()
         self._session: CredentialSnapshot | None = None
+        self._assumed_at: datetime | None = None  # when the current session was assumed
+        self._chained = False  # whether it was assumed with temporary credentials (AWS caps those at 1 h)
         self._max_duration: int | None = None
         self.assumed = 0  # sessions assumed so far (shown on the Signers page, checked by tests)
 
@@ -88,18 +93,43 @@ class RoleSession:
         session = self._session
         if self._usable(session, request, now):
             assert session is not None
-            facts = session.facts(LABEL)
+            facts = session.facts(LABEL, self._why(now, self._assumed_at, self._chained))
         else:
+            chained = self._source().temporary
             expires = now + timedelta(seconds=self.session_length())
-            facts = CredentialFacts(kind=CredentialKind.TEMPORARY, expires_at=expires, method="assume-role", label=LABEL)
+            facts = CredentialFacts(
+                kind=CredentialKind.TEMPORARY, expires_at=expires, method="assume-role", label=LABEL, note=self._why(now, None, chained)
+            )
         return preview_from(self, expiry_for(self.name, request, now, facts, s3_caps(self.desk.settings)))
 
-    def session_for(self, request: ShareRequest, now: datetime) -> CredentialSnapshot:
+    def _why(self, now: datetime, assumed_at: datetime | None, chained: bool) -> str:
+        """Why a session of the signing role lasts what it does: reused since T, role chaining's 1 h cap, or the role's maximum."""
+        longest = format_duration(timedelta(seconds=self.max_duration()))
+        parts = []
+        if assumed_at is not None and now - assumed_at >= REUSED_AFTER:
+            parts.append(
+                f"the desk reused a session assumed at {say_when(assumed_at)} (it takes a new one only when that would "
+                f"last {format_duration(RENEW_TOLERANCE)} longer)"
+            )
+        if chained:
+            source = "the signer user's key" if self.desk.settings.signing_role_source == "signer-user" else "the desk's own temporary credentials"
+            parts.append(
+                f"the role is assumed with {source}, and AWS caps such role chaining at {format_duration(timedelta(seconds=CHAINED_MAX))}, "
+                f"below the role's maximum of {longest}"
+            )
+        if not parts:
+            parts.append(f"a fresh session lasts at most the role's MaxSessionDuration, {longest}")
+        return "; ".join(parts)
+
+    def session_for(self, request: ShareRequest, now: datetime) -> tuple[CredentialSnapshot, str]:
+        """The session to sign with (assumed now or reused), and why it lasts what it does."""
         with self._lock:
             if not self._usable(self._session, request, now):
+                chained = self._source().temporary
                 self._session = self._assume(request.issuer)
+                self._assumed_at, self._chained = now, chained
             assert self._session is not None
-            return self._session
+            return self._session, self._why(now, self._assumed_at, self._chained)
 
     def _assume(self, issuer: str) -> CredentialSnapshot:
         arn = self.desk.settings.signing_role_arn
@@ -132,9 +162,10 @@ class RoleSession:
 
     def sign(self, request: ShareRequest, now: datetime) -> Signed:
         validate_sigv4_expires(request.lifetime)  # before any STS call
-        session = self.session_for(request, now)
+        session, why = self.session_for(request, now)
         url = presign_get(self.desk.aws.s3(session), request)
-        return signed_s3_link(self.name, request, url, session.facts(LABEL), s3_caps(self.desk.settings))
+        facts = session.facts(LABEL, why)
+        return signed_s3_link(self.name, request, url, facts, s3_caps(self.desk.settings))
 
 
 def build(desk: Desk) -> RoleSession:

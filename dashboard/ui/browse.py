@@ -6,17 +6,30 @@ import streamlit as st
 
 from dashboard import catalog
 from dashboard.desk import Desk
+from dashboard.identity import Identity
+from dashboard.policy import Policy, policy_for
+from dashboard.ui.identity import identity
 
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=512)
-def cached_page(_desk: Desk, endpoint: str | None, bucket: str, prefix: str, token: str | None, page_size: int) -> catalog.Listing:
-    # `endpoint` is part of the cache key so two demo servers never share entries.
-    return catalog.list_page(_desk.aws.s3(), bucket, prefix, token=token, page_size=page_size)
+def _page(_desk: Desk, endpoint: str | None, bucket: str, prefix: str, token: str | None, page_size: int, who: Identity | None, rules: Policy) -> catalog.Listing:
+    # `endpoint` is part of the cache key so two demo servers never share entries; `who` and `rules`
+    # so a listing filtered for one person (or an older policy) is never served to another.
+    return catalog.list_browsable_page(_desk.aws.s3(), rules, who, bucket, prefix, token=token, page_size=page_size)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def cached_buckets(_desk: Desk, endpoint: str | None, allowed: tuple[str, ...]) -> list[str]:
-    return catalog.list_buckets(_desk.aws.s3(), allowed)
+def _buckets(_desk: Desk, endpoint: str | None, allowed: tuple[str, ...], who: Identity | None, rules: Policy) -> list[str]:
+    return catalog.browsable_buckets(_desk.aws.s3(), allowed, rules, who)
+
+
+def cached_page(desk: Desk, endpoint: str | None, bucket: str, prefix: str, token: str | None, page_size: int) -> catalog.Listing:
+    """One page of the folder as the sharing policy lets the current person see it."""
+    return _page(desk, endpoint, bucket, prefix, token, page_size, identity(desk), policy_for(desk.settings))
+
+
+def cached_buckets(desk: Desk, endpoint: str | None, allowed: tuple[str, ...]) -> list[str]:
+    return _buckets(desk, endpoint, allowed, identity(desk), policy_for(desk.settings))
 
 
 def location() -> tuple[str | None, str]:

@@ -33,6 +33,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("timeline.py", "Expiry timeline", "timeline", ":material/timeline:"),
     PageSpec("inspect.py", "Inspect", "inspect", ":material/search:"),
     PageSpec("stable_links.py", "Stable links", "stable-links", ":material/all_inclusive:"),
+    PageSpec("signers.py", "Signers", "signers", ":material/key:"),
 )
 
 

@@ -16,6 +16,7 @@ from dashboard.expiry import iso_z
 from dashboard.identity import Identity, IdentityError, cli_identity
 from dashboard.safetext import one_line, visible
 from dashboard.strategies import ShareRequest
+from dashboard.strategies.base import text_problem
 
 
 def _add(sub: Any) -> None:
@@ -41,6 +42,12 @@ def cli_actor(desk: Desk, given: str | None) -> Identity:
         raise BadInput(str(exc)) from None
 
 
+def refuse_unsafe_name(given: str | None) -> None:
+    """A name typed for the log (--issuer, --by, $SHAREDESK_ISSUER) holding a control character is refused, not cleaned."""
+    if problem := text_problem("issuer", given or os.environ.get("SHAREDESK_ISSUER")):
+        raise BadInput(problem)
+
+
 @command("issue")
 def _issue(desk: Desk, args: argparse.Namespace) -> int:
     bucket, key = catalog.parse_s3_uri(args.path)
@@ -48,6 +55,7 @@ def _issue(desk: Desk, args: argparse.Namespace) -> int:
         lifetime = parse_duration(args.expires_in)
     except DurationError as exc:
         raise BadInput(str(exc)) from None
+    refuse_unsafe_name(args.issuer)
     actor = cli_actor(desk, args.issuer)
     request = ShareRequest(
         bucket=bucket, key=key, lifetime=lifetime, issuer=actor.name, filename=args.filename, ticket=args.ticket, note=args.note

@@ -7,7 +7,7 @@ from typing import Any
 
 from dashboard import stable_admin
 from dashboard.cli import EXTENSIONS, command
-from dashboard.cli_issue import cli_actor
+from dashboard.cli_issue import cli_actor, refuse_unsafe_name
 from dashboard.desk import Desk
 from dashboard.errors import BadInput
 from dashboard.links import TOKEN_RE, bind, link_token, serve
@@ -29,6 +29,7 @@ EXTENSIONS.append(_add)
 
 @command("revoke")
 def _revoke(desk: Desk, args: argparse.Namespace) -> int:
+    refuse_unsafe_name(args.by)
     text = args.link.strip()
     if "X-Amz-Signature=" in text or "Signature=" in text:
         raise BadInput(

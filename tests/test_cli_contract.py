@@ -98,7 +98,7 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
     ("issue-issuer-from-environment", ["issue", README], {"SHAREDESK_ISSUER": "eve\x1b[8m"}, "issuer's name contains a control character"),
     ("issue-bucket-not-allowed", ["issue", "s3://not-an-allowed-bucket/file.txt", "--strategy", "iam-user"], {}, "not allowed to share from bucket"),
     # --- inspect
-    ("inspect-100kb", ["inspect", BIG], {}, "longer than 16 KB"),
+    ("inspect-100kb", ["inspect", BIG], {}, "longer than 64 KB"),
     ("inspect-escape", ["inspect", "https://x.example/\x1b[2J"], {}, "control characters"),
     ("inspect-lone-surrogate", ["inspect", "\udcff"], {}, "not a web link"),
     ("inspect-bad-time", ["inspect", "https://b.s3.amazonaws.com/k?X-Amz-Signature=0", "--at", "yesterday"], {}, "is not a time"),
@@ -111,6 +111,7 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
     ("revoke-100kb", ["revoke", BIG], {}, "not a Share Desk stable link"),
     ("revoke-escape", ["revoke", "https://desk.example/s/\x1b[2J"], {}, "not a Share Desk stable link"),
     ("revoke-unknown-token", ["revoke", "https://desk.example/s/" + "Z" * 32], {}, "No stable link in this desk's log matches"),
+    ("revoke-by-escape", ["revoke", "--by", "ops\x1b[2J", "TOKEN"], {}, "issuer's name contains a control character"),
     # --- serve-links (refused before anything listens)
     ("serve-port-zero", ["serve-links", "--port", "0"], {}, "is not a port number"),
     ("serve-port-too-big", ["serve-links", "--port", "70000"], {}, "is not a port number"),

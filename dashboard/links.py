@@ -16,6 +16,7 @@ import errno
 import functools
 import html
 import ipaddress
+import logging
 import re
 import socket
 import threading
@@ -40,6 +41,8 @@ from dashboard.strategies import ShareRequest
 
 if TYPE_CHECKING:
     from dashboard.desk import Desk
+
+log = logging.getLogger(__name__)
 
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 #: Signers a click may mint with, best first: a long-term key outlives any download.
@@ -324,6 +327,10 @@ def routes(desk: Callable[[], Desk], resolver: Resolver | None = None) -> list[B
                 if outcome is None:  # a URL must be signed: off the event loop
                     outcome = await run_in_threadpool(resolve)
         except LogError:  # the lookup itself failed: nothing to record the click against
+            found.count_unavailable()
+            return _page(_unavailable())
+        except Exception:  # a bug must not answer Starlette's bare 500 to a customer
+            log.exception("Share Desk could not resolve a stable-link click")
             found.count_unavailable()
             return _page(_unavailable())
         assert outcome is not None

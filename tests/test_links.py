@@ -247,7 +247,7 @@ def test_a_locked_log_gets_the_503_page_and_the_click_is_recorded_once_it_recove
 class _LogProxy:
     """The demo's log, seen through a backend's flags (a PostgreSQL log sets reads_may_block)."""
 
-    def __init__(self, log, *, reads_may_block: bool, fail: bool = False) -> None:
+    def __init__(self, log, *, reads_may_block: bool, fail: bool | type[Exception] = False) -> None:
         self._log, self.reads_may_block, self._fail = log, reads_may_block, fail
         self.lookups_on_event_loop: list[bool] = []
 
@@ -257,8 +257,10 @@ class _LogProxy:
             self.lookups_on_event_loop.append(True)
         except RuntimeError:
             self.lookups_on_event_loop.append(False)
-        if self._fail:
+        if self._fail is True:
             raise LogReadError("The issuance log could not be read (connection refused). Check it, then try again.")
+        if self._fail:
+            raise self._fail("a bug")
         return self._log.find_stable(token_hash)
 
     def __getattr__(self, name):
@@ -275,10 +277,11 @@ def test_lookups_leave_the_event_loop_only_when_the_log_says_reads_may_block(des
     assert log.lookups_on_event_loop[0] is (not may_block)
 
 
-def test_a_log_that_cannot_be_read_gets_the_503_page(desk):
+@pytest.mark.parametrize("failure", [True, RuntimeError], ids=["log-unreadable", "unexpected-bug"])
+def test_a_lookup_that_fails_gets_the_503_page_not_a_bare_500(desk, failure):
     link = issue_stable(desk)
-    proxied = type(desk)(settings=desk.settings, aws=desk.aws, demo=desk.demo, _log=_LogProxy(desk.log, reads_may_block=True, fail=True))
-    with TestClient(standalone_app(lambda: proxied), follow_redirects=False) as client:
+    proxied = type(desk)(settings=desk.settings, aws=desk.aws, demo=desk.demo, _log=_LogProxy(desk.log, reads_may_block=True, fail=failure))
+    with TestClient(standalone_app(lambda: proxied), follow_redirects=False, raise_server_exceptions=False) as client:
         response = client.get(path_of(link))
     assert response.status_code == 503 and "Try again in a few minutes" in response.text
 

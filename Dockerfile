@@ -36,9 +36,12 @@ RUN python -m venv "$VIRTUAL_ENV" \
 # The code stays owned by root: the desk only writes under its state folder.
 COPY . .
 # Byte code for what the desk imports, written now as root, because at run time the code is
-# read-only to the desk's user: the desk, the command line, the demo's moto server and the
-# libraries its pages draw with.
-RUN env -u PYTHONDONTWRITEBYTECODE python -c "import streamlit_app, dashboard.cli, dashboard.cli_issue, dashboard.cli_links, dashboard.cli_inspect, dashboard.demo, dashboard.demo_history, dashboard.ui.frame, dashboard.charts, dashboard.tables, dashboard.audit, dashboard.inspect, dashboard.probe, streamlit.web.bootstrap, streamlit.web.cli, pandas, altair, pyarrow, moto.server, moto.s3.models, moto.s3.responses, moto.sts.models, moto.sts.responses, moto.iam.models, moto.iam.responses, uvicorn" \
+# read-only to the desk's user: every desk module (the navigation script and __main__ run when
+# imported, so they are only compiled), the demo's moto server and the libraries pages draw with.
+RUN env -u PYTHONDONTWRITEBYTECODE python -c "import importlib, pkgutil, dashboard, streamlit_app; \
+[importlib.import_module(m.name) for m in pkgutil.walk_packages(dashboard.__path__, 'dashboard.') if m.name not in ('dashboard.__main__', 'dashboard.ui.navigation')]; \
+import streamlit.web.bootstrap, streamlit.web.cli, pandas, altair, pyarrow, uvicorn, moto.server, \
+moto.s3.models, moto.s3.responses, moto.sts.models, moto.sts.responses, moto.iam.models, moto.iam.responses" \
  && python -m compileall -q dashboard pages streamlit_app.py
 
 USER sharedesk

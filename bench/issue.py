@@ -1,7 +1,7 @@
 """Issue 2,000 links in one bulk action (sign + log) and presign the same 2,000 with bare botocore.
 
-Prints links/s for both and their ratio. Target: the desk at least half as fast (ratio >= 0.5).
-Run: .venv/bin/python bench/issue.py [--strategy iam-user] [--count 2000]
+Prints links/s for both and their ratio. Target on SQLite: the desk at least 0.8 as fast.
+Run: .venv/bin/python bench/issue.py [--strategy iam-user] [--count 2000] [--database-url URL|postgresql]
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ for name in [n for n in os.environ if n.startswith("AWS_")]:
 os.environ["SHAREDESK_STATE_DIR"] = tempfile.mkdtemp(prefix="sharedesk-bench-")
 os.environ["SHAREDESK_DEMO"] = "1"
 
+import _database  # noqa: E402
+
 from dashboard import demo, issuing  # noqa: E402
 from dashboard.desk import open_desk  # noqa: E402
 from dashboard.strategies import ShareRequest  # noqa: E402
@@ -30,8 +32,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--strategy", default="iam-user")
     parser.add_argument("--count", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--database-url", default=None, help=_database.HELP)
     args = parser.parse_args()
+    url = _database.resolve(args.database_url)
+    if url:
+        os.environ["SHAREDESK_DATABASE_URL"] = url
 
     desk = open_desk()
     keys = [f"{demo.BIG_PREFIX}export-{i:05d}.csv" for i in range(args.count)]
@@ -61,10 +67,11 @@ def main() -> None:
         bare_rates.append(args.count / (time.perf_counter() - started))
 
     desk_rate, bare_rate = statistics.median(desk_rates), statistics.median(bare_rates)
+    print(f"log backend                       {_database.backend_name(url)}")
     print(f"strategy                          {args.strategy}")
     print(f"desk bulk issue (sign + log)      {desk_rate:,.0f} links/s  (median of {args.rounds} x {args.count})")
     print(f"bare botocore presign             {bare_rate:,.0f} links/s")
-    print(f"ratio desk / bare                 {desk_rate / bare_rate:.2f}  (target >= 0.50)")
+    print(f"ratio desk / bare                 {desk_rate / bare_rate:.2f}  (target >= 0.80 on SQLite)")
     print(f"rows in the log                   {desk.log.count():,}")
 
 

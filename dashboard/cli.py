@@ -25,8 +25,7 @@ from dashboard.desk import Desk, open_desk
 from dashboard.errors import BadInput, DeskError
 from dashboard.expiry import iso_z
 from dashboard.safetext import one_line, visible
-from dashboard.store import LogError
-from dashboard.store.log import LogLocationError
+from dashboard.store import LogError, LogLocationError
 
 PROG = "python -m dashboard"
 #: The longest error line printed: messages quote what was typed, and a 100 KB argument must not fill the screen.
@@ -164,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import dashboard.cli_inspect  # noqa: F401
     import dashboard.cli_issue  # noqa: F401 - registers its sub-commands
     import dashboard.cli_links  # noqa: F401
+    import dashboard.cli_log  # noqa: F401
 
     # The embedded demo's S3 may run inside this process; its web server's request
     # log (and a traceback for a request it could not handle) is not the command's output.

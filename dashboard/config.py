@@ -38,7 +38,7 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("SHAREDESK_CLOUDFRONT_PRIVATE_KEY", "", "PEM private key (or SHAREDESK_CLOUDFRONT_PRIVATE_KEY_FILE, a path)."),
     ("SHAREDESK_CLOUDFRONT_MAX_DAYS", "365", "Longest lifetime the desk signs CloudFront links for."),
     ("SHAREDESK_SIGNATURE_AGE_CAP", "", "A bucket policy's `s3:signatureAge` cap, e.g. `12h`, so previews respect it."),
-    ("SHAREDESK_DATABASE_URL / DATABASE_URL", "state dir", "Issuance log: a SQLite path or `sqlite:///path` (or `postgresql://…`); any other scheme is refused."),
+    ("SHAREDESK_DATABASE_URL / DATABASE_URL", "state dir", "Issuance log: a SQLite file (a path, `sqlite:///relative` or `sqlite:////absolute`) or PostgreSQL (`postgresql://user:password@host:5432/db`); in-memory locations and any other scheme are refused."),
     ("SHAREDESK_STATE_DIR", "~/.local/state/share-desk", "Where the default log and the demo's server record live."),
     ("SHAREDESK_PUBLIC_BASE_URL", "desk address", "Public base URL of stable links (`<base>/s/<token>`): an `http://` or `https://` address with a host."),
     ("SHAREDESK_STABLE_MAX_DAYS", "90", "Longest lifetime of a stable link."),

@@ -121,8 +121,9 @@ def seed_history(desk: Desk, now: datetime | None = None, count: int = COUNT) ->
             note="demo history",
         )
         rows.append(log_row(request, strategy, _sign_at(desk, strategy, request, at, base), at))
-    desk.log.record_many(rows)
-    return len(rows)
+    # Written only if the log is still empty, decided inside the write: when
+    # several processes start at once on a fresh state folder, one seeds.
+    return len(desk.log.seed_once(rows))
 
 
 def _credentials_of(entry: LogEntry, desk: Desk) -> CredentialSnapshot:

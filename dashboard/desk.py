@@ -9,11 +9,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dashboard import demo as demo_mod
 from dashboard.aws import Aws
 from dashboard.config import Settings
+
+if TYPE_CHECKING:
+    from dashboard.store import IssuanceLog
 
 
 @dataclass
@@ -21,7 +24,7 @@ class Desk:
     settings: Settings
     aws: Aws
     demo: demo_mod.DemoServer | None = None
-    _log: Any = field(default=None, repr=False)
+    _log: IssuanceLog | None = field(default=None, repr=False)
     _strategies: dict[str, Any] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -40,11 +43,12 @@ class Desk:
             return self._strategies
 
     @property
-    def log(self) -> Any:
+    def log(self) -> IssuanceLog:
         """The issuance log, opened (and migrated) on first use.
 
         A demo desk fills an empty log with its history of past links then, so
-        commands that never read the log (`ls`) do not pay for it.
+        commands that never read the log (`ls`) do not pay for it. A location
+        that keeps nothing raises `LogLocationError` here, before any link.
         """
         with self._lock:
             if self._log is not None:

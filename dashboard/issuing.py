@@ -18,7 +18,7 @@ from dashboard.durations import format_duration
 from dashboard.errors import BadInput, DeskError
 from dashboard.expiry import LifetimeError
 from dashboard.identity import Identity, named
-from dashboard.store import LogEntry, LogError, NewLink
+from dashboard.store import LogEntry, LogError, LogLocationError, NewLink
 from dashboard.strategies import Preview, ShareRequest, Signed
 from dashboard.strategies.base import preview_from
 
@@ -167,6 +167,12 @@ def issue(
         raise BadInput(f"Unknown strategy {strategy_name!r}: choose one of {', '.join(desk.strategies)}.")
     for request in requests:
         check_request(desk, request, verify_object=verify_objects, strategy=strategy_name, actor=actor)
+    try:
+        log = desk.log  # opened before anything is signed: a log that cannot keep a row stops here
+    except LogLocationError as exc:
+        raise BadInput(str(exc)) from None
+    except LogError as exc:
+        raise DeskError(str(exc)) from None
     issued_at = now or utcnow()
     signed: list[tuple[ShareRequest, Signed]] = []
     for done, request in enumerate(requests, start=1):
@@ -177,7 +183,7 @@ def issue(
         if progress:
             progress(done, len(requests))
     try:
-        entries = desk.log.record_many([log_row(r, strategy.name, s, issued_at) for r, s in signed], [s.stable for _, s in signed])
+        entries = log.record_many([log_row(r, strategy.name, s, issued_at) for r, s in signed], [s.stable for _, s in signed])
     except LogError as exc:
         raise DeskError(str(exc)) from None
     return [IssuedLink(url=s.url, entry=e) for (_, s), e in zip(signed, entries)]

@@ -27,7 +27,10 @@ def _actor(by: str | Identity) -> Identity | None:
 
 
 def revoke(desk: Desk, link_id: int, by: str | Identity, now: datetime | None = None) -> StableLink:
-    """Revoke at once: the resolver checks the log on every click, in every process."""
+    """Revoke at once: the resolver checks the log on every click, in every process.
+
+    The log records it as a revoke event in its hash chain (the link's row is never rewritten).
+    """
     actor = _actor(by)
     if actor is None:
         raise BadInput("The desk does not know who is revoking this link: sign in or type your name first.")
@@ -42,7 +45,10 @@ def revoke(desk: Desk, link_id: int, by: str | Identity, now: datetime | None = 
 
 
 def extend(desk: Desk, link_id: int, by: str | Identity, until: datetime, now: datetime | None = None) -> StableLink:
-    """Move a live link's expiry, never past the desk's longest life nor the role's, counted from its issue."""
+    """Move a live link's expiry, never past the desk's longest life nor the role's, counted from its issue.
+
+    Recorded as an extend event in the log's hash chain, by the actor at ``now``.
+    """
     now = now or datetime.now(timezone.utc)
     actor = _actor(by)
     if actor is None:
@@ -64,4 +70,4 @@ def extend(desk: Desk, link_id: int, by: str | Identity, until: datetime, now: d
         raise BadInput("The new expiry is in the past: choose a later time.")
     sharing.check_extension(rules, actor, link.entry.issuer, until - link.entry.issued_at)
     reason = f"Extended by {actor.name} to run {format_duration(until - link.entry.issued_at)} in all; a stable link ends only at its own expiry or when revoked."
-    return desk.log.extend_stable(link_id, until, reason)
+    return desk.log.extend_stable(link_id, until, reason, by=actor.name, at=now)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import sqlite3
 import statistics
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, replace
 from unittest.mock import patch
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,6 +26,7 @@ from dashboard.expiry import Caps, CredentialFacts, CredentialKind, SigningFacts
 from dashboard.store import IssuanceLog, LogEntry, NewLink, fingerprint
 from dashboard.store import audit as queries
 from dashboard.store.audit import AUDIT_STATES, AuditFilter, bulk_fill
+from tests.postgres_server import fresh_schema_url
 
 NOW = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)  # a Sunday: New York moved its clocks two weeks before
 NEW_YORK = ZoneInfo("America/New_York")
@@ -93,8 +96,31 @@ def new_link(spec: Spec, n: int) -> NewLink:
     )
 
 
+def _sqlite_location() -> str:
+    return str(Path(tempfile.mkdtemp(prefix="sharedesk-audit-")) / "log.sqlite3")
+
+
+_location = _sqlite_location
+
+
+@pytest.fixture(autouse=True)
+def _on_each_backend(log_backend, request):
+    """Every audit test runs on SQLite and on PostgreSQL (tests/conftest.py)."""
+    global _location
+    if log_backend == "postgresql":
+        server = request.getfixturevalue("postgres_url")
+        _location = lambda: fresh_schema_url(server)  # noqa: E731
+    yield log_backend
+    _location = _sqlite_location
+
+
+def fresh_log() -> IssuanceLog:
+    """A new, empty log on the backend under test (a log that keeps nothing is refused, even in tests)."""
+    return IssuanceLog(_location())
+
+
 def logged(specs: list[Spec]) -> tuple[IssuanceLog, dict[int, Spec]]:
-    log = IssuanceLog(":memory:")
+    log = fresh_log()
     entries = log.record_many([new_link(spec, n) for n, spec in enumerate(specs)])
     for entry, spec in zip(entries, specs):
         if spec.revoked_at is not None:
@@ -216,7 +242,7 @@ filters = hs.builds(
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(links=hs.lists(specs, max_size=30, unique_by=lambda s: s.issued_ago), f=filters)
 def test_every_figure_equals_a_python_count_for_any_links_and_filter(links, f):
     log, by_id = logged(links)
@@ -312,7 +338,7 @@ def test_median_of_an_even_count_is_the_mean_of_the_middle_two():
 
 
 def test_an_empty_log_has_no_share_and_no_median():
-    with IssuanceLog(":memory:") as log:
+    with fresh_log() as log:
         f = AuditFilter(now=NOW)
         assert queries.summary(log, f) == queries.Summary(0, 0, None)
         assert queries.summary(log, f).share is None
@@ -367,7 +393,9 @@ def test_demo_history_shows_credential_bound_strategies_cut_short_and_the_others
 
 
 @pytest.fixture
-def file_log(tmp_path):
+def file_log(tmp_path, log_backend):
+    if log_backend != "sqlite":
+        pytest.skip("reads the SQLite file and its query plans directly")
     with IssuanceLog(tmp_path / "log.sqlite3") as log:
         yield log
 
@@ -415,7 +443,7 @@ def test_aggregates_walk_covering_indexes_without_sorting_the_log(file_log):
     real = queries._query
 
     def explain(log, sql, params=()):
-        with log._pool.connection() as conn:
+        with log.reading() as conn:
             plans.append(" / ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)))
         return real(log, sql, params)
 
@@ -432,7 +460,7 @@ def test_aggregates_walk_covering_indexes_without_sorting_the_log(file_log):
     assert counting == "SCAN links USING COVERING INDEX links_audit_group"
     assert medians and all("COVERING INDEX links_audit_" in p and "lost" in p and "TEMP B-TREE" not in p for p in medians)
     assert "COVERING INDEX links_audit_time" in newest
-    with file_log._pool.connection() as conn:
+    with file_log.reading() as conn:
         where, params = queries._where(replace(f, since=NOW - timedelta(days=2), until=NOW - timedelta(days=1)), by_time=True, extra=["strategy = :cell_s", "issuer = :cell_i"])
         params.update(cell_s="ambient", cell_i="alice")
         [(_, _, _, cell)] = conn.execute(f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM links{where}", params).fetchall()

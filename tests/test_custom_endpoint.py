@@ -9,6 +9,8 @@ what it is: long-term, because no session token came with it.
 from __future__ import annotations
 
 import json
+import os
+import pwd
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -62,7 +64,8 @@ def production(minio: str, monkeypatch: pytest.MonkeyPatch, tmp_path) -> str:
         "SHAREDESK_SIGNER_ACCESS_KEY_ID": SIGNER_KEY,
         "SHAREDESK_SIGNER_SECRET_ACCESS_KEY": "signer-secret-0123456789",
         "SHAREDESK_STATE_DIR": str(tmp_path / "state"),
-        "SHAREDESK_ISSUER": "alice",
+        # Outside the demo the command line records its OS user, mapped to a desk identity.
+        "SHAREDESK_CLI_ISSUERS": f"{pwd.getpwuid(os.getuid()).pw_name}=alice",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -187,7 +187,8 @@ def test_inspect_page_probe_answer_stays_until_the_link_changes(demo_desk):
     at.toggle(key="inspect.pick").set_value(True).run()  # any other rerun keeps it
     at.toggle(key="inspect.pick").set_value(False).run()
     assert any("The link works now" in plain(i.value) for i in at.info)
-    other = _issue(demo_desk, "iam-user")
+    other = _issue(demo_desk, "iam-user", lifetime=timedelta(days=6))  # another URL even within the same second
+    assert other.url != link.url
     at.text_area(key="inspect.text").input(other.url).run()
     assert not any("The link works now" in plain(i.value) for i in at.info)
 

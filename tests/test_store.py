@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import os
@@ -22,6 +23,7 @@ from dashboard.store import (
     LogEntry,
     LogEntryNotFound,
     LogError,
+    LogLocationError,
     LogReadError,
     LogWriteError,
     Migration,
@@ -31,6 +33,7 @@ from dashboard.store import (
     migration,
 )
 from dashboard.store.connections import connect
+from dashboard.store.entries import LINK_COLUMNS, link_params
 
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 PARIS = timezone(timedelta(hours=1), "CET")
@@ -68,7 +71,15 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def log(db_path: Path) -> Iterator[IssuanceLog]:
+def log(database_url: str) -> Iterator[IssuanceLog]:
+    """A new log on the backend under test (SQLite and PostgreSQL, see tests/conftest.py)."""
+    with IssuanceLog(database_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def file_log(db_path: Path) -> Iterator[IssuanceLog]:
+    """A log on a SQLite file, for what only a file can show (WAL, deletion, raw access)."""
     with IssuanceLog(db_path) as opened:
         yield opened
 
@@ -98,11 +109,12 @@ def test_migrations_from_empty_database_apply_every_step_and_record_it(tmp_path:
         (1, "create issuance log"),
         (2, "add stable links"),
         (3, "add audit indexes"),
-        (4, "clicks record their request method"),
+        (4, "chain the log"),
+        (5, "clicks record their request method"),
     ]
     assert all(abs(at - time.time()) < 60 for _, _, at in recorded)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"links", "stable_links", "clicks", "schema_migrations"} <= tables
+    assert {"links", "stable_links", "clicks", "link_events", "log_head", "schema_migrations"} <= tables
     indexed = {
         tuple(c[2] for c in conn.execute(f"PRAGMA index_info({name!r})"))
         for (name,) in conn.execute(
@@ -177,24 +189,24 @@ def test_processes_starting_at_once_apply_each_migration_exactly_once(tmp_path: 
         worker.join(timeout=60)
         assert worker.exitcode == 0
 
-    assert sorted(v for versions in applied for v in versions) == [1, 2, 3, 4]
+    assert sorted(v for versions in applied for v in versions) == sorted(MIGRATIONS)
     with raw(Path(path)) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (4,)
+        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (len(MIGRATIONS),)
 
 
 # --- opening -----------------------------------------------------------------
 
 
 def test_opening_creates_the_folder_and_puts_the_file_in_wal_mode(
-    log: IssuanceLog, db_path: Path
+    file_log: IssuanceLog, db_path: Path
 ) -> None:
     assert db_path.is_file()
     with raw(db_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
-def test_two_logs_on_one_file_both_read_and_write(db_path: Path) -> None:
-    with IssuanceLog(db_path) as first, IssuanceLog(db_path) as second:
+def test_two_logs_on_one_database_both_read_and_write(database_url: str) -> None:
+    with IssuanceLog(database_url) as first, IssuanceLog(database_url) as second:
         a = first.record(make_link(1))
         b = second.record(make_link(2))
 
@@ -211,16 +223,58 @@ def test_open_accepts_a_plain_path_or_a_sqlite_url(tmp_path: Path, monkeypatch: 
         assert relative.count() == 1
     with IssuanceLog.open(f"sqlite:///{tmp_path}/plain/log.sqlite3") as absolute:
         assert absolute.count() == 1
-    with IssuanceLog.open("sqlite://") as memory:
-        assert memory.count() == 0
 
 
 @pytest.mark.parametrize(
-    "url", ["postgresql://desk@db/sharedesk", "postgresql+psycopg://db/x", "postgres://db/x"]
+    "setting",
+    [
+        "sqlite://",
+        "sqlite:///",
+        ":memory:",
+        " :MEMORY: ",
+        "sqlite:///:memory:",
+        "file::memory:",
+        "file::memory:?cache=shared",
+        "file:log.sqlite3?mode=memory",
+        "sqlite:///log.sqlite3?mode=memory",
+        "",
+        "   ",
+    ],
 )
-def test_open_refuses_postgresql_with_a_sentence_for_now(url: str) -> None:
-    with pytest.raises(LogError, match=r"PostgreSQL .* not available yet"):
-        IssuanceLog.open(url)
+def test_a_location_that_keeps_nothing_is_refused_with_a_sentence(setting: str, tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LogLocationError) as raised:
+        IssuanceLog.open(setting)
+
+    message = str(raised.value)
+    assert "\n" not in message and message.endswith(".")
+    assert "keeps nothing" in message or "deleted when the desk stops" in message
+    assert list(tmp_path.iterdir()) == []  # nothing was created either
+
+
+@pytest.mark.parametrize(
+    "setting, words",
+    [
+        ("/dev/null", "a device keeps nothing"),
+        ("{tmp}", "a folder"),
+        ("file:log.sqlite3", "file: URI"),
+        ("sqlite:///log.sqlite3?timeout=5", "options"),
+        ("sqlite://host/log.sqlite3", "has a host"),
+        ("mysql://db/log", "unsupported scheme mysql"),
+        ("postgresql://desk@db:port/x", "port that is not a number"),
+    ],
+)
+def test_an_unusable_location_is_refused_with_a_sentence(setting: str, words: str, tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LogLocationError, match=words) as raised:
+        IssuanceLog.open(setting.format(tmp=tmp_path))
+    assert "\n" not in str(raised.value)
+
+
+def test_a_postgresql_password_is_never_echoed_in_a_refusal() -> None:
+    with pytest.raises(LogLocationError) as raised:
+        IssuanceLog.open("postgresql://desk:hunter2-secret@db:notaport/x")
+    assert "hunter2-secret" not in str(raised.value)
 
 
 def test_opening_a_file_that_is_not_a_database_raises_a_sentence(tmp_path: Path) -> None:
@@ -290,12 +344,11 @@ def test_record_then_get_round_trips_every_field_with_times_in_utc(
     assert fetched.revoked_at is None and fetched.revoked_by is None
 
 
-def test_recorded_row_is_committed_before_record_returns(log: IssuanceLog, db_path: Path) -> None:
+def test_recorded_row_is_committed_before_record_returns(log: IssuanceLog, database_url: str) -> None:
     entry = log.record(make_link())
 
-    with raw(db_path) as other:
-        row = other.execute("SELECT issuer, key FROM links WHERE id = ?", (entry.id,)).fetchone()
-    assert row == (entry.issuer, entry.key)
+    with IssuanceLog(database_url) as other:  # its own connections, as another replica has
+        assert other.query("SELECT issuer, key FROM links WHERE id = ?", (entry.id,)) == [(entry.issuer, entry.key)]
 
 
 def test_naive_times_are_refused_before_anything_is_written() -> None:
@@ -411,20 +464,91 @@ def test_records_from_many_threads_all_land(log: IssuanceLog) -> None:
     assert log.count() == 200
 
 
-def test_an_in_memory_log_is_shared_by_threads() -> None:
-    with IssuanceLog(":memory:") as log:
-        thread = threading.Thread(target=lambda: log.record(make_link()))
-        thread.start()
-        thread.join()
-        assert log.count() == 1
+# --- the file under a running desk ------------------------------------------
+
+
+def test_a_log_file_deleted_under_a_running_desk_refuses_before_the_next_link(file_log: IssuanceLog, db_path: Path) -> None:
+    log = file_log
+    log.record(make_link(0))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+
+    with pytest.raises(LogWriteError) as raised:
+        log.record(make_link(1))
+    message = str(raised.value)
+    assert "was deleted while the desk was running" in message and "no link is shown" in message
+    assert_is_sentence_for_user(message, db_path)
+    with pytest.raises(LogReadError):  # reads say so too, rather than reading a ghost
+        log.count()
+    assert not db_path.exists()  # and nothing was written to a file no path names
+
+
+def test_a_log_file_replaced_under_a_running_desk_is_reopened_and_migrated(file_log: IssuanceLog, db_path: Path) -> None:
+    log = file_log
+    log.record(make_link(0))
+    backup = db_path.with_name("backup.sqlite3")
+    newest = max(MIGRATIONS)
+    with contextlib.closing(connect(str(backup))) as conn:  # as an older desk left it, with two links
+        apply_migrations(conn, {v: step for v, step in MIGRATIONS.items() if v < newest})
+        columns = ", ".join(LINK_COLUMNS)
+        conn.executemany(
+            f"INSERT INTO links ({columns}) VALUES ({', '.join('?' for _ in LINK_COLUMNS)})",
+            [link_params(make_link(10)), link_params(make_link(11))],
+        )
+    os.replace(backup, db_path)  # the running desk's own -wal and -shm are still there
+
+    entry = log.record(make_link(12))
+
+    assert log.count() == 3
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT key FROM links WHERE id = ?", (entry.id,)).fetchone() == (entry.key,)
+        assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (newest,)
+    verdict = log.verify()  # the older rows were chained by the migration, the new one after them
+    assert verdict.ok and verdict.rows == 3
+
+
+# --- seeding once -------------------------------------------------------------
+
+
+def test_seed_once_writes_only_into_an_empty_log(log: IssuanceLog) -> None:
+    first = log.seed_once([make_link(1), make_link(2)])
+    again = log.seed_once([make_link(3)])
+
+    assert [e.key for e in first] == [make_link(1).key, make_link(2).key]
+    assert again == []
+    assert log.count() == 2
+
+
+def _seed_in_another_process(location: str, start: Any, results: Any) -> None:
+    with IssuanceLog(location) as log:
+        start.wait()
+        results.put(len(log.seed_once([make_link(n) for n in range(50)])))
+
+
+def test_processes_seeding_at_once_write_the_seed_once(database_url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    path = database_url
+    start, results = ctx.Barrier(4), ctx.Queue()
+    workers = [ctx.Process(target=_seed_in_another_process, args=(path, start, results)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    written = sorted(results.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+
+    assert written == [0, 0, 0, 50]
+    with IssuanceLog(path) as log:
+        assert log.count() == 50
 
 
 # --- failures become sentences -----------------------------------------------
 
 
 def test_writing_after_the_table_vanished_raises_a_sentence(
-    log: IssuanceLog, db_path: Path
+    file_log: IssuanceLog, db_path: Path
 ) -> None:
+    log = file_log
     log.record(make_link())
     with raw(db_path) as other:
         other.execute("DROP TABLE links")
@@ -493,7 +617,7 @@ def test_the_log_keeps_no_secret_it_is_given_only_as_a_fingerprint(db_path: Path
         assert secret.encode() not in stored
 
 
-def test_no_column_is_named_for_a_secret(log: IssuanceLog, db_path: Path) -> None:
+def test_no_column_is_named_for_a_secret(file_log: IssuanceLog, db_path: Path) -> None:
     with raw(db_path) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         columns = {

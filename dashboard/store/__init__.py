@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 
 from dashboard.store.entries import LogEntry, NewLink
-from dashboard.store.log import (
-    IssuanceLog,
+from dashboard.store.errors import (
     LogEntryNotFound,
     LogError,
+    LogLocationError,
     LogReadError,
+    LogUnavailable,
     LogWriteError,
 )
+from dashboard.store.log import IssuanceLog
 from dashboard.store.migrations import MIGRATIONS, Migration, apply_migrations, migration
 from dashboard.store.stable import Click, StableLink, StableSpec
 
@@ -29,7 +31,9 @@ __all__ = [
     "LogEntry",
     "LogEntryNotFound",
     "LogError",
+    "LogLocationError",
     "LogReadError",
+    "LogUnavailable",
     "LogWriteError",
     "Migration",
     "NewLink",

@@ -19,11 +19,11 @@ can run the same statements.
 from __future__ import annotations
 
 import random
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from dashboard.expiry import State
@@ -31,6 +31,7 @@ from dashboard.store.entries import LINK_COLUMNS, to_epoch
 
 if TYPE_CHECKING:
     from dashboard.store.log import IssuanceLog
+    from dashboard.store.sql import Db
 
 __all__ = [
     "AUDIT_STATES",
@@ -241,11 +242,13 @@ def _where(f: AuditFilter, *, by_time: bool = False, extra: Sequence[str] = ()) 
 
 
 def _query(log: IssuanceLog, sql: str, params: dict[str, Any] | Sequence[Any] = ()) -> list[Any]:
-    try:
-        with log._pool.connection() as conn:
-            return conn.execute(sql, params).fetchall()
-    except sqlite3.Error as exc:
-        raise log._read_error(exc) from exc
+    """Every row of one statement, on whichever database the log is (errors become `LogReadError`)."""
+    return log.query(sql, params)
+
+
+def _reading(log: IssuanceLog) -> AbstractContextManager[Db]:
+    """One pooled connection for several statements in a row (errors become `LogReadError`)."""
+    return log.reading()
 
 
 # --- aggregates ------------------------------------------------------------------
@@ -397,13 +400,10 @@ def _links_in_window(log: IssuanceLog, f: AuditFilter) -> int:
     a clock stepped back). Other filters are ignored: this only picks a plan.
     """
     sql = "SELECT id FROM links WHERE issued_at >= ? ORDER BY issued_at LIMIT 1"
-    try:
-        with log._pool.connection() as conn:
-            (last,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM links").fetchone()
-            first = conn.execute(sql, (to_epoch(f.since),)).fetchone() if f.since else (1,)
-            end = conn.execute(sql, (to_epoch(f.until),)).fetchone() if f.until else None
-    except sqlite3.Error as exc:
-        raise log._read_error(exc) from exc
+    with _reading(log) as conn:
+        (last,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM links").fetchone()
+        first = conn.execute(sql, (to_epoch(f.since),)).fetchone() if f.since else (1,)
+        end = conn.execute(sql, (to_epoch(f.until),)).fetchone() if f.until else None
     if first is None:
         return 0
     return max(0, (end[0] if end else last + 1) - first[0])
@@ -412,20 +412,17 @@ def _links_in_window(log: IssuanceLog, f: AuditFilter) -> int:
 def _pairs(log: IssuanceLog, f: AuditFilter) -> list[tuple[str, str]]:
     """Every (strategy, issuer) pair in the log that the filter allows, by index seeks (no scan)."""
     pairs: list[tuple[str, str]] = []
-    try:
-        with log._pool.connection() as conn:
-            strategy = conn.execute("SELECT MIN(strategy) FROM links").fetchone()[0]
-            while strategy is not None:
-                issuer = conn.execute("SELECT MIN(issuer) FROM links WHERE strategy = ?", (strategy,)).fetchone()[0]
-                while issuer is not None:
-                    if (not f.strategies or strategy in f.strategies) and (not f.issuers or issuer in f.issuers):
-                        pairs.append((strategy, issuer))
-                    issuer = conn.execute(
-                        "SELECT MIN(issuer) FROM links WHERE strategy = ? AND issuer > ?", (strategy, issuer)
-                    ).fetchone()[0]
-                strategy = conn.execute("SELECT MIN(strategy) FROM links WHERE strategy > ?", (strategy,)).fetchone()[0]
-    except sqlite3.Error as exc:
-        raise log._read_error(exc) from exc
+    with _reading(log) as conn:
+        strategy = conn.execute("SELECT MIN(strategy) FROM links").fetchone()[0]
+        while strategy is not None:
+            issuer = conn.execute("SELECT MIN(issuer) FROM links WHERE strategy = ?", (strategy,)).fetchone()[0]
+            while issuer is not None:
+                if (not f.strategies or strategy in f.strategies) and (not f.issuers or issuer in f.issuers):
+                    pairs.append((strategy, issuer))
+                issuer = conn.execute(
+                    "SELECT MIN(issuer) FROM links WHERE strategy = ? AND issuer > ?", (strategy, issuer)
+                ).fetchone()[0]
+            strategy = conn.execute("SELECT MIN(strategy) FROM links WHERE strategy > ?", (strategy,)).fetchone()[0]
     return pairs
 
 
@@ -434,18 +431,15 @@ def _count_cells(
 ) -> list[tuple[str, str, date, int, int]]:
     """(strategy, issuer, day, links, cut short) for each cell that has links."""
     found = []
-    try:
-        with log._pool.connection() as conn:
-            for day, lo, hi in days:
-                where, params = _where(replace(f, since=lo, until=hi), by_time=True, extra=["strategy = :cell_s", "issuer = :cell_i"])
-                sql = f"SELECT COUNT(*), COALESCE(SUM({_CUT}), 0) FROM links{where}"
-                for strategy, issuer in pairs:
-                    params.update(cell_s=strategy, cell_i=issuer)
-                    n, cut = conn.execute(sql, params).fetchone()
-                    if n:
-                        found.append((strategy, issuer, day, int(n), int(cut)))
-    except sqlite3.Error as exc:
-        raise log._read_error(exc) from exc
+    with _reading(log) as conn:
+        for day, lo, hi in days:
+            where, params = _where(replace(f, since=lo, until=hi), by_time=True, extra=["strategy = :cell_s", "issuer = :cell_i"])
+            sql = f"SELECT COUNT(*), COALESCE(SUM({_CUT}), 0) FROM links{where}"
+            for strategy, issuer in pairs:
+                params.update(cell_s=strategy, cell_i=issuer)
+                n, cut = conn.execute(sql, params).fetchone()
+                if n:
+                    found.append((strategy, issuer, day, int(n), int(cut)))
     return found
 
 
@@ -485,17 +479,14 @@ def _days(log: IssuanceLog, f: AuditFilter, tz: tzinfo) -> list[_Day]:
 def _count_days(log: IssuanceLog, f: AuditFilter, days: list[_Day]) -> list[tuple[date, int, int]]:
     """(day, links, cut short) for each day that has links: one range query per day."""
     found = []
-    try:
-        with log._pool.connection() as conn:
-            for day, lo, hi in days:
-                # Exactly one lower and one upper bound on issued_at, so SQLite
-                # ranges over this day alone (of two lower bounds it keeps one).
-                where, params = _where(replace(f, since=lo, until=hi), by_time=True)
-                n, cut = conn.execute(f"SELECT COUNT(*), COALESCE(SUM({_CUT}), 0) FROM links{where}", params).fetchone()
-                if n:
-                    found.append((day, int(n), int(cut)))
-    except sqlite3.Error as exc:
-        raise log._read_error(exc) from exc
+    with _reading(log) as conn:
+        for day, lo, hi in days:
+            # Exactly one lower and one upper bound on issued_at, so SQLite
+            # ranges over this day alone (of two lower bounds it keeps one).
+            where, params = _where(replace(f, since=lo, until=hi), by_time=True)
+            n, cut = conn.execute(f"SELECT COUNT(*), COALESCE(SUM({_CUT}), 0) FROM links{where}", params).fetchone()
+            if n:
+                found.append((day, int(n), int(cut)))
     return found
 
 
@@ -603,8 +594,6 @@ _FOLDERS = ("reports", "exports", "tickets", "invoices", "logs")
 _TASK_ROTATION = 6 * _HOUR  # the simulated task role's credentials, back to back (as in demo_history)
 _ROLE_SESSION = 12 * _HOUR
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_INSERT_COLUMNS = (*LINK_COLUMNS, "revoked_at", "revoked_by")
-_INSERT = f"INSERT INTO links ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})"
 
 
 def _span(seconds: float) -> str:
@@ -656,65 +645,16 @@ def bulk_fill(
     synthetic, and no secret exists. Rows go in oldest first with
     ``executemany``, ``batch`` rows per transaction; one seed gives one
     history. Filling at least 100,000 rows into a smaller log rebuilds its
-    indexes instead of growing them (see `_fill_then_index`): a million rows
-    take well under a minute.
+    indexes instead of growing them (see `IssuanceLog.bulk_load`), and every
+    row is chained like any other (dashboard/store/chain.py).
     """
     if n < 0:
         raise ValueError(f"n must be zero or more, not {n}.")
     end = to_epoch(now or datetime.now(UTC)) or 0.0
     batches = _fill_batches(seed, n, end, days, batch)
-    try:
-        with log._pool.connection() as conn:
-            (cache,) = conn.execute("PRAGMA cache_size").fetchone()
-            conn.execute("PRAGMA cache_size = -524288")  # 512 MiB: index pages stay in memory
-            try:
-                (existing,) = conn.execute("SELECT COUNT(*) FROM links").fetchone()
-                if n >= _REBUILD_AT and n > existing:
-                    _fill_then_index(conn, batches)
-                else:
-                    for rows in batches:
-                        _in_transaction(conn, lambda: conn.executemany(_INSERT, rows))
-            finally:
-                conn.execute(f"PRAGMA cache_size = {int(cache)}")
-    except sqlite3.Error as exc:
-        from dashboard.store.log import LogWriteError
-
-        raise LogWriteError(f"The issuance log could not be filled ({exc}).") from exc
+    rebuild = n >= _REBUILD_AT and n > log.count()
+    log.bulk_load(batches, rebuild_indexes=rebuild)  # chained like any row the desk writes
     return n
-
-
-
-def _in_transaction(conn: sqlite3.Connection, work: Any) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        work()
-    except BaseException:
-        conn.rollback()
-        raise
-    conn.execute("COMMIT")
-
-
-def _fill_then_index(conn: sqlite3.Connection, batches: Iterable[list[tuple[Any, ...]]]) -> None:
-    """Insert with the links indexes dropped, then build them again, all in one transaction.
-
-    Building an index from a million rows sorts once, which is several
-    times faster than inserting the rows into eleven indexes one by one
-    (the fingerprint index alone takes them in random order). Readers see
-    the old log, indexes and all, until the commit.
-    """
-
-    def work() -> None:
-        indexes = conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'links' AND sql IS NOT NULL"
-        ).fetchall()
-        for name, _ in indexes:
-            conn.execute(f'DROP INDEX "{name}"')
-        for rows in batches:
-            conn.executemany(_INSERT, rows)
-        for _, sql in indexes:
-            conn.execute(sql)
-
-    _in_transaction(conn, work)
 
 
 def _fill_batches(seed: int, n: int, end: float, days: int, batch: int) -> Iterator[list[tuple[Any, ...]]]:

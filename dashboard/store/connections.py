@@ -5,7 +5,7 @@ resolver runs under an ASGI server, so one connection per thread would leak a
 connection per rerun. Instead a small pool lends a connection to one thread at
 a time: readers proceed in parallel (WAL lets them), writers queue on SQLite's
 own lock with a busy timeout, and ``close`` can close every connection ever
-made. An in-memory database lives in one connection, so its pool holds one.
+made.
 """
 
 from __future__ import annotations
@@ -67,6 +67,25 @@ class ConnectionPool:
                 yield conn
             finally:
                 self._checkin(conn)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def borrowed(self) -> int:
+        """Connections lent out and not yet returned."""
+        with self._lock:
+            return len(self._all) - len(self._idle)
+
+    def retire(self) -> None:
+        """Close the idle connections now and each borrowed one when it comes back."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._all = [c for c in self._all if c not in idle]
+        for conn in idle:
+            conn.close()
 
     def close(self) -> None:
         with self._lock:

@@ -3,24 +3,24 @@
 The one rule that shapes this module: a link is recorded, and the record
 committed, *before* the link is shown. If the write fails the caller gets a
 ``LogWriteError`` instead of a URL, so no link ever leaves the desk unaudited
-and every "my link expired early" complaint has a row to explain it.
+and every "my link expired early" complaint has a row to explain it. For the
+same reason a location that keeps nothing is refused (`location.py`).
 
 Storage is a SQLite file in WAL mode (readers never block the writer). The SQL
-is kept portable (REAL epoch seconds, no SQLite date functions) so that a
-PostgreSQL backend can later implement the same interface.
+is portable (REAL epoch seconds, no date functions, see `sql.py`).
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-from dashboard.store.connections import ConnectionPool, connect
+from dashboard.store import chain
 from dashboard.store.entries import (
     ENTRY_COLUMNS,
     LINK_COLUMNS,
@@ -31,7 +31,18 @@ from dashboard.store.entries import (
     link_params,
     to_epoch,
 )
-from dashboard.store.migrations import apply_migrations
+from dashboard.store.errors import (
+    LogEntryNotFound,
+    LogError,
+    LogLocationError,
+    LogReadError,
+    LogWriteError,
+)
+from dashboard.store.location import Location, parse_location
+from dashboard.store.migrations import EVENT_INSERT
+from dashboard.store.sql import Backend, Db
+from dashboard.store.errors import cause
+from dashboard.store.sqlite import SqliteBackend
 from dashboard.store.stable import StableLinkQueries, StableSpec
 
 __all__ = [
@@ -45,101 +56,62 @@ __all__ = [
     "NewLink",
 ]
 
-MEMORY = ":memory:"
-_POOL_SIZE = 8
-
 _SELECT = f"SELECT {', '.join(ENTRY_COLUMNS)} FROM links"
-_INSERT = (
-    f"INSERT INTO links ({', '.join(LINK_COLUMNS)}) VALUES ({', '.join('?' for _ in LINK_COLUMNS)})"
+_CHAINED = ("id", *LINK_COLUMNS, "seq", "prev_hash", "row_hash")
+_INSERT = f"INSERT INTO links ({', '.join(_CHAINED)}) VALUES ({', '.join('?' for _ in _CHAINED)})"
+_INSERT_STABLE = (
+    "INSERT INTO stable_links (link_id, token_hash, expires_at, mint_seconds, seq, prev_hash, row_hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-
-
-class LogError(RuntimeError):
-    """The issuance log failed; the message is one sentence for the user."""
-
-
-class LogWriteError(LogError):
-    """Nothing was recorded, so no link may be shown; the message says what to do."""
-
-
-class LogLocationError(LogError):
-    """The configured log location cannot be used; the message says what to set instead."""
-
-
-class LogReadError(LogError):
-    """The log could not be read; the message says what to do."""
-
-
-class LogEntryNotFound(LookupError):
-    """No log entry has the id asked for."""
+_FINGERPRINT = LINK_COLUMNS.index("fingerprint")
 
 
 class IssuanceLog(StableLinkQueries):
-    """The issuance log on a SQLite file (or ``":memory:"`` for tests).
+    """The issuance log at a durable location: a SQLite file (the default).
 
     Safe to share between threads (Streamlit reruns, the ASGI resolver) and
-    between processes on one file: every write is its own ``BEGIN IMMEDIATE``
-    transaction, serialised by SQLite's lock with a 5 s busy timeout.
+    between processes on one database: every write is its own transaction,
+    serialised by the database (SQLite: ``BEGIN IMMEDIATE`` with a 5 s busy
+    timeout).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._path = os.fspath(path)
-        memory = self._path == MEMORY
-        try:
-            if not memory:
-                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-            first = connect(self._path)
-            try:
-                # WAL is a property of the file: set once here, inherited by every
-                # later connection. Readers then never block the writer.
-                first.execute("PRAGMA journal_mode = WAL")
-                apply_migrations(first)
-            except BaseException:
-                first.close()
-                raise
-        except (sqlite3.Error, OSError) as exc:
-            raise LogWriteError(
-                f"The issuance log could not be opened ({_cause(exc)}): no link can be "
-                f"issued. Check that {self._where} is writable and has free space, "
-                "then try again."
-            ) from exc
-        # One connection is the whole of an in-memory database, so it is never
-        # closed while the log is open and threads take turns with it.
-        self._pool = ConnectionPool(self._path, size=1 if memory else _POOL_SIZE, first=first)
+    def __init__(self, location: str | os.PathLike[str] | Location) -> None:
+        """``location``: a path, a ``sqlite:///`` URL, or a parsed `Location`.
+
+        A location that keeps nothing raises `LogLocationError`; one that
+        cannot be opened raises `LogWriteError`.
+        """
+        if not isinstance(location, Location):
+            location = parse_location(os.fspath(location))
+        self.location = location
+        self._backend: Backend
+        if location.backend == "postgresql":
+            from dashboard.store.postgres import PostgresBackend  # psycopg is loaded only when used
+
+            self._backend = PostgresBackend(location)
+        else:
+            self._backend = SqliteBackend(location.target)
+        self._watch: chain.ChainWatch | None = None
+        self._watch_lock = threading.Lock()
 
     @classmethod
     def open(cls, url_or_path: str) -> IssuanceLog:
-        """Open the log named by a plain path, ``sqlite:///path`` or ``sqlite://``.
+        """Open the log named by a plain path, ``sqlite:///path`` or ``postgresql://...``."""
+        return cls(url_or_path)
 
-        As with SQLAlchemy URLs, ``sqlite:///data/log.sqlite3`` is relative and
-        ``sqlite:////var/lib/log.sqlite3`` absolute; ``sqlite://`` is in memory.
-        """
-        scheme, sep, rest = url_or_path.partition("://")
-        if not sep:
-            return cls(url_or_path)
-        scheme = scheme.lower()
-        if scheme == "sqlite":
-            if rest in ("", "/"):
-                return cls(MEMORY)
-            if not rest.startswith("/"):
-                raise LogLocationError(
-                    f"The log URL {url_or_path!r} has a host; write sqlite:///relative/path "
-                    "or sqlite:////absolute/path."
-                )
-            return cls(rest[1:])
-        if scheme.split("+", 1)[0] in ("postgresql", "postgres"):
-            raise LogLocationError(
-                "A PostgreSQL issuance log is not available yet: unset DATABASE_URL "
-                "or point it at a SQLite file (sqlite:///path/to/log.sqlite3)."
-            )
-        raise LogLocationError(
-            f"The log location {url_or_path!r} is not supported: use a file path or "
-            "a sqlite:/// URL."
-        )
+    @property
+    def reads_may_block(self) -> bool:
+        """True when a read can wait on the network (PostgreSQL): run it off an event loop."""
+        return self._backend.reads_may_block
+
+    @property
+    def dialect(self) -> str:
+        return self._backend.dialect
 
     @property
     def path(self) -> str:
-        return self._path
+        """Where the log is, in words safe to print (a file path, or a database without its password)."""
+        return self.location.where
 
     # --- writes --------------------------------------------------------------
 
@@ -150,10 +122,7 @@ class IssuanceLog(StableLinkQueries):
         durable, and when it raises nothing was stored and the URL must be
         thrown away.
         """
-        params = link_params(link)
-        with self._write() as conn:
-            row = conn.execute(f"{_INSERT} RETURNING id", params).fetchone()
-        return entry_from_link(int(row[0]), link)
+        return self.record_many([link])[0]
 
     def record_many(self, links: Sequence[NewLink], stable: Sequence[StableSpec | None] | None = None) -> list[LogEntry]:
         """Append all ``links`` in one transaction: every row is stored, or none.
@@ -162,49 +131,146 @@ class IssuanceLog(StableLinkQueries):
         thousand links at once fast.  ``stable`` gives, per link, the stable-link
         row to write with it (its token hash is the link's fingerprint).
         """
+        return self._append(links, stable, only_if_empty=False)
+
+    def seed_once(self, links: Sequence[NewLink]) -> list[LogEntry]:
+        """Append ``links`` only if the log has no link yet, deciding inside the write.
+
+        Several processes starting at once on a fresh state folder all see an
+        empty log and all build a history; the emptiness check and the insert
+        share one write transaction, so exactly one of them writes it. Returns
+        the entries written ([] when another process was first).
+        """
+        return self._append(links, None, only_if_empty=True)
+
+    def _append(
+        self, links: Sequence[NewLink], stable: Sequence[StableSpec | None] | None, *, only_if_empty: bool
+    ) -> list[LogEntry]:
         links = list(links)
         specs = list(stable) if stable is not None else [None] * len(links)
         if len(specs) != len(links):
             raise ValueError("record_many: one stable spec (or None) per link")
-        rows = [link_params(link) for link in links]
-        if not rows:
+        params = [link_params(link) for link in links]
+        if not params:
             return []
-        with self._write() as conn:
-            # BEGIN IMMEDIATE holds the write lock, so the rows above the
-            # current maximum id are exactly the ones this batch inserts.
-            (before,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM links").fetchone()
-            conn.executemany(_INSERT, rows)
-            ids = [
-                int(r[0])
-                for r in conn.execute(
-                    "SELECT id FROM links WHERE id > ? ORDER BY id", (before,)
-                ).fetchall()
-            ]
-            if len(ids) != len(rows):
-                raise sqlite3.DatabaseError(f"expected {len(rows)} new rows, found {len(ids)}")
-            if any(specs):
-                self._insert_stable(
-                    conn, ((i, link.fingerprint, spec) for i, link, spec in zip(ids, links, specs) if spec is not None)
-                )
+        with self._write() as db:
+            # The chain's head is held until the commit, so ids and places in
+            # the chain are this batch's alone (see chain.head).
+            seq, prev = chain.head(db, lock=True)
+            (before,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM links").fetchone()
+            if only_if_empty and (before or seq):
+                return []
+            ids = list(range(int(before) + 1, int(before) + 1 + len(params)))
+            link_rows, stable_rows = [], []
+            for link_id, values, spec in zip(ids, params, specs):
+                seq, prev, done = seq + 1, chain.link_hash(prev, (link_id, *values)), prev
+                link_rows.append((link_id, *values, seq, done, prev))
+                if spec is not None:
+                    fields = (link_id, values[_FINGERPRINT], to_epoch(spec.expires_at), spec.mint_seconds)
+                    seq, prev, done = seq + 1, chain.stable_hash(prev, fields), prev
+                    stable_rows.append((*fields, seq, done, prev))
+            db.executemany(_INSERT, link_rows)
+            if stable_rows:
+                db.executemany(_INSERT_STABLE, stable_rows)
+            chain.set_head(db, seq, prev)
         return [entry_from_link(i, link) for i, link in zip(ids, links, strict=True)]
 
     def revoke(self, link_id: int, *, at: datetime, by: str) -> LogEntry:
-        """Mark a link revoked; revoking again keeps the first time and person.
+        """Revoke a link: a revoke event in the chain; revoking again keeps the first time and person.
 
-        The only change the log ever makes to a row, and it is one-way: the
-        audit must show when a link first stopped working.
+        The audit must show when a link first stopped working; the link's own
+        row keeps its ``revoked_at``/``revoked_by`` as a projection of that event.
         """
-        when = to_epoch(at)
-        with self._write() as conn:
-            conn.execute(
-                "UPDATE links SET revoked_at = ?, revoked_by = ? "
-                "WHERE id = ? AND revoked_at IS NULL",
-                (when, by, link_id),
-            )
-            row = conn.execute(f"{_SELECT} WHERE id = ?", (link_id,)).fetchone()
+        with self._write() as db:
+            seq, prev = chain.head(db, lock=True)
+            row = db.execute("SELECT revoked_at FROM links WHERE id = ?", (link_id,)).fetchone()
             if row is None:
                 raise LogEntryNotFound(f"No issued link has log id {link_id}.")
-        return entry_from_row(row)
+            if row[0] is None:
+                when = to_epoch(at)
+                self._event(db, seq, prev, ("revoke", link_id, when, by, None, None, None, None, None, None))
+                db.execute("UPDATE links SET revoked_at = ?, revoked_by = ? WHERE id = ?", (when, by, link_id))
+            found = db.execute(f"{_SELECT} WHERE id = ?", (link_id,)).fetchone()
+        return entry_from_row(found)
+
+    @staticmethod
+    def _event(db: Db, seq: int, prev: str, values: tuple[Any, ...]) -> None:
+        """Append one link_events row after (seq, prev) and move the head to it."""
+        row_hash = chain.event_hash(prev, values)
+        db.execute(EVENT_INSERT, (seq + 1, *values, prev, row_hash))
+        chain.set_head(db, seq + 1, row_hash)
+
+    def bulk_load(self, batches: Iterable[Sequence[Sequence[Any]]], *, rebuild_indexes: bool = False) -> int:
+        """Append pre-built rows, chained: each row is ``LINK_COLUMNS`` values then revoked_at, revoked_by.
+
+        For synthetic history (benches and tests, `audit.bulk_fill`): one
+        transaction per batch, a revoke event right after each revoked link.
+        ``rebuild_indexes`` loads everything in one transaction with the links
+        indexes dropped and built again at the end, which sorts once instead
+        of inserting a million rows into eleven indexes one by one (on SQLite
+        readers see the old log until the commit; on PostgreSQL they wait for
+        it). Returns how many links were written.
+        """
+        if not rebuild_indexes:
+            written = 0
+            for batch in batches:
+                with self._write() as db:
+                    written += self._load_batch(db, batch)
+            return written
+        with self._write() as db:
+            sqlite = db.dialect == "sqlite"
+            if sqlite:
+                (cache,) = db.execute("PRAGMA cache_size").fetchone()
+                db.execute("PRAGMA cache_size = -524288")  # 512 MiB while the indexes are built
+            try:
+                indexes = _links_indexes(db)
+                for name, _ in indexes:
+                    db.execute(f'DROP INDEX "{name}"')
+                written = sum(self._load_batch(db, batch) for batch in batches)
+                for _, sql in indexes:
+                    db.execute(sql)
+            finally:
+                if sqlite:
+                    db.execute(f"PRAGMA cache_size = {int(cache)}")
+        return written
+
+    @staticmethod
+    def _load_batch(db: Db, batch: Sequence[Sequence[Any]]) -> int:
+        seq, prev = chain.head(db, lock=True)
+        (before,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM links").fetchone()
+        link_rows, events = [], []
+        for n, row in enumerate(batch, start=int(before) + 1):
+            values, (revoked_at, revoked_by) = tuple(row[:-2]), row[-2:]
+            seq, prev, done = seq + 1, chain.link_hash(prev, (n, *values)), prev
+            link_rows.append((n, *values, seq, done, prev))
+            if revoked_at is not None:
+                event = ("revoke", n, revoked_at, revoked_by or "", None, None, None, None, None, None)
+                seq, prev, done = seq + 1, chain.event_hash(prev, event), prev
+                events.append((seq, *event, done, prev))
+        db.executemany(_INSERT, link_rows)
+        if events:
+            db.executemany(EVENT_INSERT, events)
+            db.executemany("UPDATE links SET revoked_at = ?, revoked_by = ? WHERE id = ?", [(e[3], e[4], e[2]) for e in events])
+        chain.set_head(db, seq, prev)
+        return len(link_rows)
+
+    # --- the chain -------------------------------------------------------------
+
+    def verify(self) -> chain.Verdict:
+        """Walk the whole hash chain now (``python -m dashboard verify-log``)."""
+        with self.snapshot() as db:
+            return chain.verify(db)
+
+    def chain_status(self, *, wait: bool = False) -> chain.ChainStatus:
+        """The chain's status, cheap enough for every rerun of a page.
+
+        The first call in a process starts a full walk in the background; later
+        calls check only what was appended since (see `chain.ChainWatch`).
+        """
+        with self._watch_lock:
+            if self._watch is None:
+                self._watch = chain.ChainWatch(self.snapshot)
+        return self._watch.status(wait=wait)
 
     # --- reads ---------------------------------------------------------------
 
@@ -251,18 +317,14 @@ class IssuanceLog(StableLinkQueries):
         return [e for e in found if e.revoked_at is None or e.revoked_at > at]
 
     def count(self) -> int:
-        try:
-            with self._pool.connection() as conn:
-                (n,) = conn.execute("SELECT COUNT(*) FROM links").fetchone()
-        except sqlite3.Error as exc:
-            raise self._read_error(exc) from exc
+        (n,) = self.query("SELECT COUNT(*) FROM links")[0]
         return int(n)
 
     # --- lifecycle -----------------------------------------------------------
 
     def close(self) -> None:
         """Close every connection; later calls raise ``LogReadError``/``LogWriteError``."""
-        self._pool.close()
+        self._backend.close()
 
     def __enter__(self) -> IssuanceLog:
         return self
@@ -276,61 +338,77 @@ class IssuanceLog(StableLinkQueries):
         self.close()
 
     def __repr__(self) -> str:
-        return f"IssuanceLog({self._path!r})"
+        return f"IssuanceLog({self.path!r})"
 
-    # --- plumbing ------------------------------------------------------------
-
-    @property
-    def _where(self) -> str:
-        return "the in-memory log" if self._path == MEMORY else self._path
+    # --- plumbing (also what dashboard/store/audit.py reads through) ---------
 
     @contextmanager
-    def _write(self, synchronous: str = "FULL") -> Iterator[sqlite3.Connection]:
-        """One write transaction; any SQLite failure becomes a ``LogWriteError``.
+    def reading(self) -> Iterator[Db]:
+        """A connection for a few reads in a row; a database failure becomes a ``LogReadError``."""
+        try:
+            with self._backend.connection() as db:
+                yield db
+        except self._backend.errors as exc:
+            raise self._read_error(exc) from exc
 
-        IMMEDIATE takes the write lock up front, so a writer waits its turn
-        (busy timeout) instead of failing half way when another writer commits.
+    @contextmanager
+    def snapshot(self) -> Iterator[Db]:
+        """Several reads that see one moment of the log (a read transaction), errors as ``LogReadError``."""
+        with self.reading() as db:
+            db.begin_read()
+            try:
+                yield db
+            finally:
+                db.rollback()
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        """Every row of one read-only statement (SQLite placeholders, see `sql.py`)."""
+        with self.reading() as db:
+            return db.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _write(self, *, durable: bool = True) -> Iterator[Db]:
+        """One write transaction; any database failure becomes a ``LogWriteError``.
+
+        ``durable=False`` (click batches) lets SQLite skip the fsync: in WAL
+        mode such a commit survives a crash of the desk, not a power loss.
         """
         try:
-            with self._pool.connection() as conn:
-                if synchronous != "FULL":
-                    conn.execute(f"PRAGMA synchronous = {synchronous}")
+            with self._backend.connection() as db:
+                relaxed = not durable and db.dialect == "sqlite"
+                if relaxed:
+                    db.execute("PRAGMA synchronous = NORMAL")
                 try:
-                    conn.execute("BEGIN IMMEDIATE")
+                    db.begin()
                     try:
-                        yield conn
+                        yield db
                     except BaseException:
-                        conn.rollback()
+                        db.rollback()
                         raise
-                    conn.execute("COMMIT")
+                    db.commit()
                 finally:
-                    if synchronous != "FULL":
-                        conn.execute("PRAGMA synchronous = FULL")
-        except sqlite3.Error as exc:
+                    if relaxed:
+                        db.execute("PRAGMA synchronous = FULL")
+        except self._backend.errors as exc:
             raise LogWriteError(
-                f"The issuance log could not be written ({_cause(exc)}): no link was "
-                f"issued. Check that {self._where} is writable and has free space, "
-                "then try again."
+                f"The issuance log could not be written ({cause(exc)}): no link was "
+                f"issued. {self._backend.write_advice}, then try again."
             ) from exc
 
     def _read(self, sql: str, params: Sequence[object]) -> list[LogEntry]:
-        try:
-            with self._pool.connection() as conn:
-                rows = conn.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise self._read_error(exc) from exc
-        return [entry_from_row(row) for row in rows]
+        return [entry_from_row(row) for row in self.query(sql, params)]
 
-    def _read_error(self, exc: sqlite3.Error) -> LogReadError:
+    def _read_error(self, exc: BaseException) -> LogReadError:
         return LogReadError(
-            f"The issuance log could not be read ({_cause(exc)}). Check that "
-            f"{self._where} exists and is readable, then try again."
+            f"The issuance log could not be read ({cause(exc)}). "
+            f"{self._backend.read_advice}, then try again."
         )
 
 
-def _cause(exc: BaseException) -> str:
-    """SQLite's own short message (e.g. "database or disk is full"), one line."""
-    text = " ".join(str(exc).split()).rstrip(".")
-    if not text:
-        text = type(exc).__name__
-    return text if len(text) <= 120 else text[:117] + "..."
+def _links_indexes(db: Db) -> list[tuple[str, str]]:
+    """(name, CREATE INDEX statement) of every secondary index on ``links``."""
+    if db.dialect == "postgresql":
+        sql = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'links' AND indexname NOT LIKE '%pkey'"
+    else:
+        sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'links' AND sql IS NOT NULL"
+    return [(str(name), str(ddl)) for name, ddl in db.execute(sql).fetchall()]

@@ -7,17 +7,17 @@ Only the token's hash is stored (as the row's fingerprint and token_hash).
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from dashboard.store import chain
 from dashboard.store.entries import ENTRY_COLUMNS, LogEntry, entry_from_row, to_epoch
 
 if TYPE_CHECKING:
-    from dashboard.store.connections import ConnectionPool
+    from dashboard.store.sql import Db
 
 
 @dataclass(frozen=True)
@@ -71,28 +71,19 @@ def _stable(row: Sequence[Any]) -> StableLink:
 
 
 class StableLinkQueries:
-    """The stable-link half of the issuance log (needs `_write`, `_pool`, `_read_error`)."""
+    """The stable-link half of the issuance log (needs `_write` and `query`)."""
 
     if TYPE_CHECKING:  # provided by IssuanceLog
-        _pool: ConnectionPool
 
-        def _write(self, synchronous: str = ...) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _write(self, *, durable: bool = ...) -> AbstractContextManager[Db]: ...
 
-        def _read_error(self, exc: sqlite3.Error) -> Exception: ...
+        def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ...) -> list[Any]: ...
 
-    @staticmethod
-    def _insert_stable(conn: sqlite3.Connection, rows: Iterator[tuple[int, str, StableSpec]]) -> None:
-        conn.executemany(
-            "INSERT INTO stable_links (link_id, token_hash, expires_at, mint_seconds) VALUES (?, ?, ?, ?)",
-            [(link_id, token_hash, to_epoch(spec.expires_at), spec.mint_seconds) for link_id, token_hash, spec in rows],
-        )
+        @staticmethod
+        def _event(db: Db, seq: int, prev: str, values: tuple[Any, ...]) -> None: ...
 
     def _stable_rows(self, sql: str, params: Sequence[object]) -> list[StableLink]:
-        try:
-            with self._pool.connection() as conn:
-                return [_stable(row) for row in conn.execute(sql, params).fetchall()]
-        except sqlite3.Error as exc:
-            raise self._read_error(exc) from exc
+        return [_stable(row) for row in self.query(sql, params)]
 
     def find_stable(self, token_hash: str) -> StableLink | None:
         """The stable link whose token hashes to `token_hash` (an indexed, constant-time lookup)."""
@@ -115,14 +106,19 @@ class StableLinkQueries:
     def record_clicks(self, clicks: Sequence[Click]) -> None:
         """Append clicks and bump each link's counters, all in one transaction.
 
-        Unlike issued links (synchronous=FULL: durable even on power loss), a click
-        batch commits with synchronous=NORMAL: in WAL mode that survives a crash of
-        the desk and skips the fsync, which otherwise caps the resolver at a few
-        hundred clicks a second.
+        Unlike issued links (durable even on power loss), a click batch on
+        SQLite commits with synchronous=NORMAL: in WAL mode that survives a
+        crash of the desk and skips the fsync, which otherwise caps the
+        resolver at a few hundred clicks a second.
         """
         if not clicks:
             return
-        with self._write(synchronous="NORMAL") as conn:
+        with self._write(durable=False) as conn:
+            greatest = "GREATEST" if conn.dialect == "postgresql" else "MAX"
+            if conn.dialect == "postgresql":
+                # Bounded as SQLite's 5 s busy timeout is: a batch stuck behind a lock fails and is
+                # retried (dashboard/clicks.py), so the resolver can tell its customer the truth.
+                conn.execute("SET LOCAL statement_timeout = '5s'")
             conn.executemany(
                 "INSERT INTO clicks (link_id, at, status, client_ip, user_agent, method) VALUES (?, ?, ?, ?, ?, ?)",
                 [(c.link_id, to_epoch(c.at), c.status, c.client_ip, (c.user_agent or "")[:512] or None, c.method) for c in clicks],
@@ -134,40 +130,49 @@ class StableLinkQueries:
                 count, last = totals.get(c.link_id, (0, 0.0))
                 totals[c.link_id] = (count + 1, max(last, to_epoch(c.at) or 0.0))
             conn.executemany(
-                "UPDATE stable_links SET clicks = clicks + ?, last_click_at = MAX(COALESCE(last_click_at, 0), ?) WHERE link_id = ?",
+                f"UPDATE stable_links SET clicks = clicks + ?, last_click_at = {greatest}(COALESCE(last_click_at, 0), ?) WHERE link_id = ?",
                 [(count, last, link_id) for link_id, (count, last) in totals.items()],
             )
 
     def clicks_for(self, link_id: int, limit: int = 100) -> list[Click]:
-        try:
-            with self._pool.connection() as conn:
-                rows = conn.execute(
-                    "SELECT link_id, at, status, client_ip, user_agent, method FROM clicks WHERE link_id = ? ORDER BY at DESC, id DESC LIMIT ?",
-                    (link_id, limit),
-                ).fetchall()
-        except sqlite3.Error as exc:
-            raise self._read_error(exc) from exc
+        rows = self.query(
+            "SELECT link_id, at, status, client_ip, user_agent, method FROM clicks WHERE link_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+            (link_id, limit),
+        )
         return [Click(r[0], datetime.fromtimestamp(r[1], tz=UTC), r[2], r[3], r[4], r[5]) for r in rows]
 
     def count_clicks(self) -> int:
-        try:
-            with self._pool.connection() as conn:
-                return int(conn.execute("SELECT COUNT(*) FROM clicks").fetchone()[0])
-        except sqlite3.Error as exc:
-            raise self._read_error(exc) from exc
+        return int(self.query("SELECT COUNT(*) FROM clicks")[0][0])
 
-    def extend_stable(self, link_id: int, expires_at: datetime, reason: str) -> StableLink:
-        """Move a live stable link's expiry; the link's row follows, so the audit shows the new promise."""
+    def extend_stable(
+        self, link_id: int, expires_at: datetime, reason: str, *, by: str = "", at: datetime | None = None
+    ) -> StableLink:
+        """Move a live stable link's expiry: an extend event in the chain.
+
+        The link's row and its stable row follow as a projection (the audit
+        and the resolver read the new promise there); the event keeps the
+        values they had, so the first extension still shows the link as issued.
+        A revoked link keeps its expiry.
+        """
         when = to_epoch(expires_at)
-        with self._write() as conn:
-            conn.execute("UPDATE stable_links SET expires_at = ? WHERE link_id = ?", (when, link_id))
-            conn.execute(
-                "UPDATE links SET nominal_expires_at = ?, effective_expires_at = ?, reason = ? WHERE id = ? AND revoked_at IS NULL",
-                (when, when, reason, link_id),
-            )
+        with self._write() as db:
+            seq, prev = chain.head(db, lock=True)
+            row = db.execute(
+                "SELECT l.nominal_expires_at, l.effective_expires_at, l.reason, s.expires_at "
+                "FROM stable_links s JOIN links l ON l.id = s.link_id WHERE s.link_id = ? AND l.revoked_at IS NULL",
+                (link_id,),
+            ).fetchone()
+            if row is not None:
+                event = ("extend", link_id, to_epoch(at or datetime.now(UTC)), by, when, reason, *row)
+                self._event(db, seq, prev, event)
+                db.execute("UPDATE stable_links SET expires_at = ? WHERE link_id = ?", (when, link_id))
+                db.execute(
+                    "UPDATE links SET nominal_expires_at = ?, effective_expires_at = ?, reason = ? WHERE id = ?",
+                    (when, when, reason, link_id),
+                )
         found = self.get_stable(link_id)
         if found is None:
-            from dashboard.store.log import LogEntryNotFound
+            from dashboard.store.errors import LogEntryNotFound
 
             raise LogEntryNotFound(f"No stable link has log id {link_id}.")
         return found

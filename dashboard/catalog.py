@@ -6,6 +6,9 @@ caller keeps the continuation tokens it needs to go forward and back.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +26,10 @@ if TYPE_CHECKING:
 #: Objects in these classes must be restored before anyone can download them.
 ARCHIVE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 
+#: S3's own limit on a key's length, in bytes of UTF-8.
+MAX_KEY_BYTES = 1024
+#: A page token the desk hands out: S3's continuation token in URL-safe base64, a dot, a check.
+_PAGE_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,4096}\.[0-9a-f]{16}")
 _BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
@@ -88,8 +95,28 @@ class ObjectDetails:
 
 def validate_bucket_name(name: str) -> str:
     if not _BUCKET_RE.match(name or ""):
-        raise BadInput(f"{name!r} is not a valid bucket name: use 3–63 lower-case letters, digits, dots and hyphens.")
+        shown = name if len(name or "") <= 80 else name[:77] + "..."
+        raise BadInput(f"{shown!r} is not a valid bucket name: use 3–63 lower-case letters, digits, dots and hyphens.")
     return name
+
+
+def validate_key(key: str, what: str = "key") -> str:
+    """A key (or prefix) S3 can take: valid UTF-8 text of at most 1,024 bytes.
+
+    A lone surrogate is what Python makes of bytes that are not UTF-8 (a file
+    name in another encoding on the command line); no S3 request can carry it.
+    """
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        bad = key[exc.start]
+        raise BadInput(
+            f"The {what} holds a character that is not valid text (\\u{ord(bad):04x} at position {exc.start + 1}, "
+            "often a name typed in another encoding): retype it as UTF-8."
+        ) from None
+    if size > MAX_KEY_BYTES:
+        raise BadInput(f"The {what} is {size:,} bytes long, and S3 keys are at most {MAX_KEY_BYTES:,} bytes of UTF-8: check the path.")
+    return key
 
 
 def parse_s3_uri(text: str) -> tuple[str, str]:
@@ -100,7 +127,41 @@ def parse_s3_uri(text: str) -> tuple[str, str]:
     if "://" in raw and not raw.startswith("s3://"):
         raise BadInput(f"{raw[:80]!r} is not an s3:// path: type one like s3://my-bucket/folder/.")
     bucket, _, prefix = raw.removeprefix("s3://").partition("/")
-    return validate_bucket_name(bucket), prefix
+    return validate_bucket_name(bucket), validate_key(prefix, "S3 path")
+
+
+def _token_check(bucket: str, prefix: str, s3_token: str) -> str:
+    return hashlib.sha256(f"{bucket}\n{prefix}\n{s3_token}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def seal_page_token(bucket: str, prefix: str, s3_token: str) -> str:
+    """The token the desk hands out for the next page: S3's own, tied to this bucket and prefix.
+
+    Not a secret (S3 still authorises every listing): the check only lets the
+    desk refuse a token that was cut short, mistyped or taken from another
+    folder with a sentence, instead of sending it to S3 (which answers such a
+    token with an error, or a server error on some S3-compatible endpoints).
+    """
+    body = base64.urlsafe_b64encode(s3_token.encode("utf-8")).decode("ascii").rstrip("=")
+    return f"{body}.{_token_check(bucket, prefix, s3_token)}"
+
+
+def open_page_token(bucket: str, prefix: str, token: str) -> str:
+    """S3's continuation token inside a token from `seal_page_token`, or a `BadInput` sentence."""
+    refusal = BadInput(
+        "That page token is not one this listing handed out (it may be cut short, mistyped, or from another folder): "
+        "list the folder again from its first page."
+    )
+    if not _PAGE_TOKEN_RE.fullmatch(token):
+        raise refusal
+    body, _, check = token.partition(".")
+    try:
+        s3_token = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise refusal from None
+    if _token_check(bucket, prefix, s3_token) != check:
+        raise refusal
+    return s3_token
 
 
 def check_allowed(bucket: str, allowed: tuple[str, ...]) -> None:
@@ -131,13 +192,18 @@ def list_page(
     page_size: int = 100,
     delimiter: str = "/",
 ) -> Listing:
-    """One page of a prefix: sub-folders and objects, plus the token of the next page."""
+    """One page of a prefix: sub-folders and objects, plus the token of the next page.
+
+    `token` is a token an earlier page of the same bucket and prefix handed out
+    (`Listing.next_token`); anything else is refused before S3 is asked.
+    """
     validate_bucket_name(bucket)
+    validate_key(prefix, "prefix")
     kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}
     if delimiter:
         kwargs["Delimiter"] = delimiter
     if token:
-        kwargs["ContinuationToken"] = token
+        kwargs["ContinuationToken"] = open_page_token(bucket, prefix, token)
     try:
         response = s3.list_objects_v2(**kwargs)
     except Exception as exc:
@@ -157,7 +223,8 @@ def list_page(
         if item["Key"] != prefix  # the folder's own marker object
     )
     folders = tuple(Folder(bucket, unquote(p["Prefix"]) if "%" in p["Prefix"] else p["Prefix"]) for p in response.get("CommonPrefixes", []))
-    next_token = response.get("NextContinuationToken") if response.get("IsTruncated") else None
+    s3_next = response.get("NextContinuationToken") if response.get("IsTruncated") else None
+    next_token = seal_page_token(bucket, prefix, s3_next) if s3_next else None
     return Listing(bucket=bucket, prefix=prefix, folders=folders, objects=objects, next_token=next_token)
 
 

@@ -14,7 +14,9 @@ from dashboard.durations import DurationError, parse_duration
 from dashboard.errors import BadInput
 from dashboard.expiry import iso_z
 from dashboard.identity import Identity, IdentityError, cli_identity
+from dashboard.safetext import one_line, visible
 from dashboard.strategies import ShareRequest
+from dashboard.strategies.base import text_problem
 
 
 def _add(sub: Any) -> None:
@@ -40,6 +42,12 @@ def cli_actor(desk: Desk, given: str | None) -> Identity:
         raise BadInput(str(exc)) from None
 
 
+def refuse_unsafe_name(given: str | None) -> None:
+    """A name typed for the log (--issuer, --by, $SHAREDESK_ISSUER) holding a control character is refused, not cleaned."""
+    if problem := text_problem("issuer", given or os.environ.get("SHAREDESK_ISSUER")):
+        raise BadInput(problem)
+
+
 @command("issue")
 def _issue(desk: Desk, args: argparse.Namespace) -> int:
     bucket, key = catalog.parse_s3_uri(args.path)
@@ -47,6 +55,7 @@ def _issue(desk: Desk, args: argparse.Namespace) -> int:
         lifetime = parse_duration(args.expires_in)
     except DurationError as exc:
         raise BadInput(str(exc)) from None
+    refuse_unsafe_name(args.issuer)
     actor = cli_actor(desk, args.issuer)
     request = ShareRequest(
         bucket=bucket, key=key, lifetime=lifetime, issuer=actor.name, filename=args.filename, ticket=args.ticket, note=args.note
@@ -73,8 +82,8 @@ def _issue(desk: Desk, args: argparse.Namespace) -> int:
             }
         )
     else:
-        print(link.url)
-        print(f"{entry.strategy}: {entry.reason}", file=sys.stderr)
+        print(visible(link.url))
+        print(f"{entry.strategy}: {one_line(entry.reason)}", file=sys.stderr)
     if desk.demo is not None and desk.demo.owned:
         print(
             "Note: no demo desk is running, so this link points to a demo S3 that stopped with this command; "

@@ -7,10 +7,11 @@ from typing import Any
 
 from dashboard import stable_admin
 from dashboard.cli import EXTENSIONS, command
-from dashboard.cli_issue import cli_actor
+from dashboard.cli_issue import cli_actor, refuse_unsafe_name
 from dashboard.desk import Desk
 from dashboard.errors import BadInput
-from dashboard.links import TOKEN_RE, link_token, serve
+from dashboard.links import TOKEN_RE, bind, link_token, serve
+from dashboard.safetext import one_line
 from dashboard.store import fingerprint
 
 
@@ -28,6 +29,7 @@ EXTENSIONS.append(_add)
 
 @command("revoke")
 def _revoke(desk: Desk, args: argparse.Namespace) -> int:
+    refuse_unsafe_name(args.by)
     text = args.link.strip()
     if "X-Amz-Signature=" in text or "Signature=" in text:
         raise BadInput(
@@ -41,7 +43,7 @@ def _revoke(desk: Desk, args: argparse.Namespace) -> int:
     if link is None:
         raise BadInput("No stable link in this desk's log matches that token: check that it was copied whole.")
     entry = stable_admin.revoke(desk, link.entry.id, cli_actor(desk, args.by)).entry
-    print(f"Revoked link {entry.id} (s3://{entry.bucket}/{entry.key}) at {entry.revoked_at:%Y-%m-%d %H:%M:%S} UTC: its next click gets a 'withdrawn' page.")
+    print(f"Revoked link {entry.id} (s3://{entry.bucket}/{one_line(entry.key)}) at {entry.revoked_at:%Y-%m-%d %H:%M:%S} UTC: its next click gets a 'withdrawn' page.")
     return 0
 
 
@@ -49,6 +51,9 @@ def _revoke(desk: Desk, args: argparse.Namespace) -> int:
 def _serve_links(desk: Desk, args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         raise BadInput(f"--port {args.port} is not a port number: use 1 to 65535.")
-    print(f"Serving stable links on http://{args.host}:{args.port}/s/<token> (health: /healthz); Ctrl+C stops.", flush=True)
-    serve(lambda: desk, args.host, args.port)
+    sock = bind(args.host, args.port)  # before saying "serving": a busy port or a bad host is one line, exit 2
+    host = one_line(args.host)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"Serving stable links on http://{shown}:{args.port}/s/<token> (health: /healthz); Ctrl+C stops.", flush=True)
+    serve(lambda: desk, sock)
     return 0

@@ -38,9 +38,9 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("SHAREDESK_CLOUDFRONT_PRIVATE_KEY", "", "PEM private key (or SHAREDESK_CLOUDFRONT_PRIVATE_KEY_FILE, a path)."),
     ("SHAREDESK_CLOUDFRONT_MAX_DAYS", "365", "Longest lifetime the desk signs CloudFront links for."),
     ("SHAREDESK_SIGNATURE_AGE_CAP", "", "A bucket policy's `s3:signatureAge` cap, e.g. `12h`, so previews respect it."),
-    ("SHAREDESK_DATABASE_URL / DATABASE_URL", "state dir", "Issuance log: a SQLite file (a path, `sqlite:///relative` or `sqlite:////absolute`) or PostgreSQL (`postgresql://user:password@host:5432/db`); in-memory locations are refused."),
+    ("SHAREDESK_DATABASE_URL / DATABASE_URL", "state dir", "Issuance log: a SQLite file (a path, `sqlite:///relative` or `sqlite:////absolute`) or PostgreSQL (`postgresql://user:password@host:5432/db`); in-memory locations and any other scheme are refused."),
     ("SHAREDESK_STATE_DIR", "~/.local/state/share-desk", "Where the default log and the demo's server record live."),
-    ("SHAREDESK_PUBLIC_BASE_URL", "desk address", "Public base URL of stable links (`<base>/s/<token>`)."),
+    ("SHAREDESK_PUBLIC_BASE_URL", "desk address", "Public base URL of stable links (`<base>/s/<token>`): an `http://` or `https://` address with a host."),
     ("SHAREDESK_STABLE_MAX_DAYS", "90", "Longest lifetime of a stable link."),
     ("SHAREDESK_STABLE_MINT_SECONDS", "300", "Lifetime of the presigned URL a stable-link click mints."),
     ("SHAREDESK_ALB_ARN", "", "ARN of the Application Load Balancer whose OIDC sign-in fronts the desk; its signed `x-amzn-oidc-data` header then names the issuer."),
@@ -50,6 +50,7 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("SHAREDESK_POLICY_FILE", "(built in)", "TOML sharing policy: roles, what each may browse and share, longest lifetimes, revoke and extend rights (see README)."),
     ("SHAREDESK_SIGNER_KEY_MAX_AGE_DAYS", "90", "The Signers page warns when the signer user's access key is older than this."),
     ("SHAREDESK_CLIENT_IP_HEADER", "", "Header set by a trusted proxy with the customer's IP (e.g. X-Forwarded-For), for the click log."),
+    ("SHAREDESK_CLIENT_IP_TRUSTED_HOPS", "1", "Trusted proxies in front of the resolver that append to that header: the click log takes the entry this many places from the right."),
 )
 
 _AWS_MARKERS = (
@@ -93,6 +94,7 @@ class Settings:
     cli_issuers: str | None = None
     policy_file: str | None = None
     signer_key_max_age_days: int = 90
+    client_ip_trusted_hops: int = 1
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -114,7 +116,7 @@ class Settings:
             raise SettingsError(f"SHAREDESK_DEMO is {demo_flag!r}: set it to 1, 0 or auto.")
 
         state_dir = Path(lookup.get("SHAREDESK_STATE_DIR") or "~/.local/state/share-desk").expanduser()
-        database_url = lookup.get("SHAREDESK_DATABASE_URL") or lookup.get("DATABASE_URL") or ""
+        database_url = _database_url(lookup)
         if not database_url:
             database_url = str(state_dir / ("demo-log.sqlite3" if demo else "log.sqlite3"))
 
@@ -148,7 +150,7 @@ class Settings:
             signature_age_cap_seconds=_duration_seconds("SHAREDESK_SIGNATURE_AGE_CAP", age_cap) if age_cap else None,
             database_url=database_url,
             state_dir=state_dir,
-            public_base_url=(lookup.get("SHAREDESK_PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            public_base_url=_public_base_url(lookup.get("SHAREDESK_PUBLIC_BASE_URL")),
             stable_max_days=lookup.integer("SHAREDESK_STABLE_MAX_DAYS", 90, low=1, high=3650),
             stable_mint_seconds=lookup.integer("SHAREDESK_STABLE_MINT_SECONDS", 300, low=60, high=3600),
             identity_header=lookup.get("SHAREDESK_IDENTITY_HEADER") or None,
@@ -158,7 +160,59 @@ class Settings:
             cli_issuers=lookup.get("SHAREDESK_CLI_ISSUERS") or None,
             policy_file=lookup.get("SHAREDESK_POLICY_FILE") or None,
             signer_key_max_age_days=lookup.integer("SHAREDESK_SIGNER_KEY_MAX_AGE_DAYS", 90, low=1, high=3650),
+            client_ip_trusted_hops=lookup.integer("SHAREDESK_CLIENT_IP_TRUSTED_HOPS", 1, low=1, high=16),
         )
+
+
+# --- validation of values that name places (kept together) -------------------------------------
+
+#: Schemes the issuance log understands; a driver suffix (postgresql+psycopg) is allowed.
+_LOG_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
+def _shown(value: str, limit: int = 80) -> str:
+    """A setting's value quoted for a message, cut short and with control characters escaped."""
+    from dashboard.safetext import one_line
+
+    return repr(one_line(value, limit))
+
+
+def _database_url(lookup: _Lookup) -> str:
+    """The log's location as given; a URL whose scheme no backend understands is refused here."""
+    for name in ("SHAREDESK_DATABASE_URL", "DATABASE_URL"):
+        value = (lookup.get(name) or "").strip()
+        if not value:
+            continue
+        scheme, sep, _ = value.partition("://")
+        if sep and scheme.lower().split("+", 1)[0] not in _LOG_SCHEMES:
+            raise SettingsError(
+                f"{name} is {_shown(value)}, a kind of database the desk cannot use: "
+                "give a SQLite file (a path, or sqlite:///path/to/log.sqlite3) or a postgresql:// URL."
+            )
+        return value
+    return ""
+
+
+def _public_base_url(raw: str | None) -> str | None:
+    """Where customers reach stable links: http(s), a host, no credentials, no query or fragment."""
+    from urllib.parse import urlsplit
+
+    text = (raw or "").strip()
+    if not text:
+        return None
+    advice = "it must be an http:// or https:// address with a host, like https://links.example.com"
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise SettingsError(f"SHAREDESK_PUBLIC_BASE_URL is {_shown(text)}: {advice}.") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise SettingsError(f"SHAREDESK_PUBLIC_BASE_URL is {_shown(text)}: {advice}.")
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError("SHAREDESK_PUBLIC_BASE_URL holds a user name or password: every link would carry it; give the bare address.")
+    if parts.query or parts.fragment or text.endswith(("?", "#")):
+        raise SettingsError(f"SHAREDESK_PUBLIC_BASE_URL is {_shown(text)}: links are <base>/s/<token>, so it cannot have a ?query or #fragment.")
+    return text.rstrip("/")
 
 
 def _duration_seconds(name: str, text: str) -> int:

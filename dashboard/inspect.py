@@ -676,15 +676,18 @@ def plan_reissue(
     guessed = lifetime is None
     lifetime = lifetime or timedelta(days=1)
     entry = e.log_entry
-    request = ShareRequest(
-        bucket=e.bucket,
-        key=e.key,
-        lifetime=lifetime,
-        issuer=issuer,
-        filename=entry.filename if entry else None,
-        ticket=entry.ticket if entry else None,
-        note=f"re-issue of link {entry.id}" if entry else "re-issue of a link not in the log",
-    )
+    try:
+        request = ShareRequest(
+            bucket=e.bucket,
+            key=e.key,
+            lifetime=lifetime,
+            issuer=issuer,
+            filename=entry.filename if entry else None,
+            ticket=entry.ticket if entry else None,
+            note=f"re-issue of link {entry.id}" if entry else "re-issue of a link not in the log",
+        )
+    except DeskError as exc:  # a ticket or name the log kept from before control characters were refused
+        return ReissuePlan(None, None, f"The desk cannot re-issue this link as it stands: {exc}")
     advice = issuing.recommend(issuing.previews(desk, request, now, actor=actor), lifetime)
     if guessed:
         return ReissuePlan(request, advice.strategy, f"The link does not say how long it was meant to last, so 1 day is asked. {advice.why}", actor)

@@ -4,20 +4,28 @@ A plain Starlette route, mounted beside the dashboard by `streamlit_app.py`
 and runnable alone (`python -m dashboard serve-links`) where the dashboard is
 internal and the links are public.  It only ever redirects to a URL it minted
 for the link's own bucket and key: there is no parameter to redirect anywhere
-else.  Unknown, expired and revoked links get a small page, never an S3 error.
+else.  Unknown, expired and revoked links get a small page, never an S3 error;
+a click whose row the log cannot take in time gets the desk's 503 page (and
+is recorded once the log recovers), never a bare server error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import functools
 import html
+import ipaddress
+import logging
 import re
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -25,18 +33,25 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from dashboard.clicks import ClickWriter
-from dashboard.errors import DeskError
-from dashboard.store import Click, StableLink, fingerprint
+from dashboard.clicks import ClickWriter, PendingClick
+from dashboard.errors import BadInput, DeskError
+from dashboard.safetext import one_line
+from dashboard.store import Click, LogError, StableLink, fingerprint
 from dashboard.strategies import ShareRequest
 
 if TYPE_CHECKING:
     from dashboard.desk import Desk
 
+log = logging.getLogger(__name__)
+
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 #: Signers a click may mint with, best first: a long-term key outlives any download.
 MINT_ORDER = ("iam-user", "role-session", "ambient")
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+#: How long a click waits for its row before the customer gets the 503 page instead.
+COMMIT_WAIT = 3.0
+#: How long it then waits for a write already under way (SQLite gives up on a lock after 5 s).
+ATTEMPT_WAIT = 8.0
 
 
 @dataclass(frozen=True)
@@ -45,7 +60,7 @@ class Outcome:
     location: str | None = None
     title: str = ""
     message: str = ""
-    click: Future[None] | None = None  # resolves once the click row is committed
+    click: PendingClick | None = None  # `click.settled` resolves once the click row is committed (or an attempt failed)
 
 
 @dataclass(frozen=True)
@@ -60,9 +75,17 @@ class Resolver:
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
         self.clicks = ClickWriter(desk.log.record_clicks)
+        self.commit_wait = COMMIT_WAIT
+        self.attempt_wait = ATTEMPT_WAIT
         self._cache: dict[int, _Minted] = {}
         self._lock = threading.Lock()
         self.minted = 0  # URLs signed so far (the cache's effect is visible in tests)
+        self.unavailable = 0  # clicks answered with the 503 page because the log was in trouble
+
+    @property
+    def reads_may_block(self) -> bool:
+        """True when a lookup may wait on the network (a PostgreSQL log): then it runs off the event loop."""
+        return bool(getattr(self.desk.log, "reads_may_block", False))
 
     def resolve(
         self,
@@ -72,12 +95,18 @@ class Resolver:
         user_agent: str | None = None,
         now: datetime | None = None,
         may_sign: bool = True,
+        method: str = "GET",
     ) -> Outcome | None:
         """The answer to one click; None when `may_sign` is False and a URL must be signed first.
 
-        The lookup is a read of the WAL-mode log, which never waits for a writer,
-        so the route runs it on the event loop and moves to a worker thread only
-        when a URL must be minted (signing may call STS or Secrets Manager).
+        The lookup is a read of the WAL-mode SQLite log, which never waits for a
+        writer, so the route runs it on the event loop and moves to a worker
+        thread only when a URL must be minted (signing may call STS or Secrets
+        Manager), or for every click when the log says reads may block.
+
+        A HEAD (a link checker, a mail scanner) is told whether the link works
+        (200, or the 403, 404 or 410 a GET would get) and recorded as a check: no URL is minted or handed
+        out for it, and it does not count as a download.
         """
         now = now or datetime.now(timezone.utc)
         if not TOKEN_RE.fullmatch(token or ""):
@@ -91,6 +120,8 @@ class Resolver:
             outcome = Outcome(410, title="This link has expired", message="This download link has expired. Ask your support contact for a new link.")
         elif _policy_refusal(self.desk, link):
             outcome = Outcome(403, title="This link was withdrawn", message="The sender's sharing policy no longer allows this file to be shared. Ask your support contact.")
+        elif method == "HEAD":
+            outcome = Outcome(200, title="This link works", message="Open it in a browser to download the file.")
         else:
             try:
                 location = self._cached(link, now)
@@ -100,11 +131,36 @@ class Resolver:
                     location = self._mint(link, now)
                 outcome = Outcome(302, location=location)
             except DeskError:
-                outcome = Outcome(
-                    503, title="The file cannot be fetched right now", message="The desk could not prepare your download. Try again in a few minutes, or ask your support contact."
-                )
-        click = self.clicks.submit(Click(link.entry.id, now, outcome.status, client_ip, user_agent))
+                outcome = _unavailable()
+        click = self.clicks.submit(Click(link.entry.id, now, outcome.status, client_ip, user_agent, "HEAD" if method == "HEAD" else "GET"))
         return Outcome(outcome.status, outcome.location, outcome.title, outcome.message, click)
+
+    async def recorded(self, pending: PendingClick) -> bool:
+        """Wait for the click's row; False when the customer must get the 503 page instead.
+
+        The row is committed before the customer moves on.  When the log cannot
+        take it in time, the click stays queued and is recorded, with status
+        503, once the log recovers (see `dashboard.clicks`).
+        """
+        loop = asyncio.get_running_loop()
+        await _wait(pending.settled, self.commit_wait, loop)
+        for _ in range(3):
+            if pending.committed:
+                return True
+            attempt = self.clicks.answer_instead(pending, 503)
+            if attempt is None:
+                break  # still queued: its row will say 503
+            await _wait(attempt, self.attempt_wait, loop)
+            if not attempt.done():
+                break  # a write that outlasts every wait; should it commit, its row keeps the decided status
+        if pending.committed:
+            return True
+        self.count_unavailable()
+        return False
+
+    def count_unavailable(self) -> None:
+        with self._lock:
+            self.unavailable += 1
 
     def _cached(self, link: StableLink, now: datetime) -> str | None:
         """The URL minted for this link earlier, while it has comfortably more life than a download needs."""
@@ -116,14 +172,14 @@ class Resolver:
         return None
 
     def _mint(self, link: StableLink, now: datetime) -> str:
-        """A fresh URL from the best signer that works now."""
+        """A fresh URL from the best signer that works now, saving the file under its own name."""
         lifetime = min(timedelta(seconds=link.mint_seconds), link.expires_at - now)
         request = ShareRequest(
             bucket=link.entry.bucket,
             key=link.entry.key,
             lifetime=max(lifetime, timedelta(seconds=1)),
-            issuer=link.entry.issuer,
-            filename=link.entry.filename,
+            issuer=one_line(link.entry.issuer, 200),  # only names a role session; never refused here
+            filename=download_name(link.entry.filename, link.entry.key),
         )
         last: DeskError | None = None
         for name in MINT_ORDER:
@@ -144,6 +200,35 @@ class Resolver:
         raise last or DeskError("No signer is available to mint a download URL.")
 
 
+def download_name(filename: str | None, key: str) -> str | None:
+    """The name a stable link's download is saved under: the one given at issue, else the key's base name."""
+    return filename or key.rstrip("/").rsplit("/", 1)[-1] or None
+
+
+async def _wait(future: Future[Any], timeout: float, loop: asyncio.AbstractEventLoop) -> None:
+    """Until `future` (resolved by another thread) is done or `timeout` has passed; never cancels it."""
+    if future.done():
+        return
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    def done(_: Future[Any]) -> None:
+        try:
+            loop.call_soon_threadsafe(wake)
+        except RuntimeError:  # the event loop has closed: nobody waits any more
+            pass
+
+    future.add_done_callback(done)
+    timer = loop.call_later(timeout, wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+
+
 def _policy_refusal(desk: Desk, link: StableLink) -> str | None:
     """The sharing policy's word on serving this object now (the same rule the pages and the CLI apply)."""
     from dashboard.policy import policy_for
@@ -158,26 +243,68 @@ def _not_found() -> Outcome:
     return Outcome(404, title="Link not found", message="This download link is not valid. Check that it was copied whole, or ask your support contact for a new link.")
 
 
+def _unavailable() -> Outcome:
+    return Outcome(
+        503, title="The file cannot be fetched right now", message="The desk could not prepare your download. Try again in a few minutes, or ask your support contact."
+    )
+
+
 def _page(outcome: Outcome) -> HTMLResponse:
     body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>{html.escape(outcome.title)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:12vh auto;padding:0 1rem;color:#222}}h1{{font-size:1.4rem}}p{{line-height:1.5}}</style>
 </head><body><h1>{html.escape(outcome.title)}</h1><p>{html.escape(outcome.message)}</p></body></html>"""
-    return HTMLResponse(body, status_code=outcome.status, headers=NO_STORE)
+    headers = dict(NO_STORE)
+    if outcome.status == 503:
+        headers["Retry-After"] = "60"
+    return HTMLResponse(body, status_code=outcome.status, headers=headers)
 
 
-def _client_ip(request: Request, header: str | None) -> str | None:
-    if header and (value := request.headers.get(header)):
-        return value.split(",")[0].strip()[:64]
-    return request.client.host if request.client else None
+@functools.lru_cache(maxsize=4096)  # the same proxies and customers click again and again
+def normal_ip(text: str | None) -> str | None:
+    """`text` as an IP address in its normal form (an IPv4-mapped IPv6 address as IPv4), or None."""
+    if not text:
+        return None
+    candidate = text.strip()
+    if candidate.startswith("[") and candidate.endswith("]"):
+        candidate = candidate[1:-1]
+    try:
+        address = ipaddress.ip_address(candidate.split("%", 1)[0])  # a zone id names a local interface: not kept
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
-def routes(desk: Callable[[], Desk]) -> list[BaseRoute]:
-    """The stable-link route (GET and HEAD); `desk` is called on first use."""
-    state: dict[str, Resolver] = {}
+def client_ip(header_values: Iterable[str], peer: str | None, *, trusted_hops: int = 1) -> str | None:
+    """The customer's address for the click log.
+
+    A proxy appends the address it saw to X-Forwarded-For, so everything left
+    of what the trusted proxies added was written by the client and proves
+    nothing.  The entry `trusted_hops` places from the right is the one the
+    outermost trusted proxy added; when there is no such entry, or it is not
+    an IP address, the socket's peer is kept instead.  Nothing but an address
+    is ever stored.
+    """
+    entries = [entry.strip() for value in header_values for entry in value.split(",")]
+    if entries and len(entries) >= trusted_hops:
+        found = normal_ip(entries[-trusted_hops])
+        if found is not None:
+            return found
+    return normal_ip(peer)
+
+
+def routes(desk: Callable[[], Desk], resolver: Resolver | None = None) -> list[BaseRoute]:
+    """The stable-link route (GET and HEAD); `desk` is called on first use (or `resolver` is used).
+
+    `/s` itself is answered too: otherwise Starlette would redirect it to `/s/`
+    with an address built from the request's own Host header.
+    """
+    state: dict[str, Resolver] = {} if resolver is None else {"resolver": resolver}
     lock = threading.Lock()
 
-    def resolver() -> Resolver:
+    def first_resolver() -> Resolver:
         with lock:
             if "resolver" not in state:
                 state["resolver"] = Resolver(desk())
@@ -186,25 +313,42 @@ def routes(desk: Callable[[], Desk]) -> list[BaseRoute]:
     async def stable_link(request: Request) -> Response:
         found = state.get("resolver")
         if found is None:  # the first click builds the desk, which may start the demo
-            found = await run_in_threadpool(resolver)
-        token = request.path_params["token"]
-        client_ip = _client_ip(request, found.desk.settings.client_ip_header)
-        user_agent = request.headers.get("user-agent")
-        outcome = found.resolve(token, client_ip=client_ip, user_agent=user_agent, may_sign=False)
-        if outcome is None:  # a URL must be signed: off the event loop
-            outcome = await run_in_threadpool(lambda: found.resolve(token, client_ip=client_ip, user_agent=user_agent))
+            found = await run_in_threadpool(first_resolver)
+        token = request.path_params.get("token", "")
+        settings = found.desk.settings
+        header = settings.client_ip_header
+        ip = client_ip(request.headers.getlist(header) if header else [], request.client.host if request.client else None, trusted_hops=settings.client_ip_trusted_hops)
+        resolve = partial(found.resolve, token, client_ip=ip, user_agent=request.headers.get("user-agent"), method=request.method)
+        try:
+            if found.reads_may_block:
+                outcome = await run_in_threadpool(resolve)
+            else:
+                outcome = resolve(may_sign=False)
+                if outcome is None:  # a URL must be signed: off the event loop
+                    outcome = await run_in_threadpool(resolve)
+        except LogError:  # the lookup itself failed: nothing to record the click against
+            found.count_unavailable()
+            return _page(_unavailable())
+        except Exception:  # a bug must not answer Starlette's bare 500 to a customer
+            log.exception("Share Desk could not resolve a stable-link click")
+            found.count_unavailable()
+            return _page(_unavailable())
         assert outcome is not None
-        if outcome.click is not None:
-            await asyncio.wrap_future(outcome.click)  # the click is durable before the customer moves on
+        if outcome.click is not None and not await found.recorded(outcome.click):
+            return _page(_unavailable())
         if outcome.location:
             return RedirectResponse(outcome.location, status_code=302, headers=NO_STORE)
         return _page(outcome)
 
-    return [Route("/s/{token:path}", stable_link, methods=["GET", "HEAD"])]
+    return [Route("/s", stable_link, methods=["GET", "HEAD"]), Route("/s/{token:path}", stable_link, methods=["GET", "HEAD"])]
 
 
-def standalone_app(desk: Callable[[], Desk]) -> Starlette:
-    """The resolver alone: the link route and a health route, nothing of the dashboard."""
+def standalone_app(desk: Callable[[], Desk], resolver: Resolver | None = None) -> Starlette:
+    """The resolver alone: the link route and a health route, nothing of the dashboard.
+
+    No trailing-slash redirects: Starlette builds them from the request's Host
+    header, so `/healthz/` would send a client to any host it names.
+    """
 
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -212,16 +356,48 @@ def standalone_app(desk: Callable[[], Desk]) -> Starlette:
     async def not_found(request: Request, exc: Exception) -> Response:
         return _page(_not_found())
 
-    return Starlette(
-        routes=[*routes(desk), Route("/healthz", health, methods=["GET", "HEAD"])],
+    app = Starlette(
+        routes=[*routes(desk, resolver), Route("/healthz", health, methods=["GET", "HEAD"])],
         exception_handlers={404: not_found, 405: not_found},
     )
+    app.router.redirect_slashes = False
+    return app
 
 
-def serve(desk: Callable[[], Desk], host: str, port: int) -> None:
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to `host`:`port` for the resolver, or a `BadInput` sentence saying why not."""
+    shown = one_line(host, 80)
+    # The C resolver stops at a NUL ("127.0.0.1\x00junk" would bind 127.0.0.1): refuse such names first.
+    plain = bool(host) and len(host) <= 253 and all(ch.isprintable() and not ch.isspace() for ch in host)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE) if plain else []
+    except (OSError, UnicodeError, ValueError):
+        infos = []
+    if not infos:
+        raise BadInput(f"--host {shown!r} is not an address or name this machine can listen on: use an address such as 127.0.0.1 or 0.0.0.0.")
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart need not wait for TIME_WAIT
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise BadInput(f"Port {port} on {shown} is already in use by another program: stop it, or choose another port with --port.") from None
+        if exc.errno == errno.EACCES:
+            raise BadInput(f"This user may not listen on port {port}: choose a port above 1023 with --port.") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise BadInput(f"--host {shown!r} is not an address of this machine: use 127.0.0.1, 0.0.0.0 or one of its own addresses.") from None
+        raise BadInput(f"The resolver cannot listen on {shown} port {port} ({exc.strerror or exc}): choose another --host or --port.") from None
+    return sock
+
+
+def serve(desk: Callable[[], Desk], sock: socket.socket) -> None:
+    """Serve the standalone resolver on an already bound socket until interrupted."""
     import uvicorn
 
-    uvicorn.run(standalone_app(desk), host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(standalone_app(desk), log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def link_token(url_or_token: str) -> str:
@@ -230,4 +406,4 @@ def link_token(url_or_token: str) -> str:
     return text.rsplit("/s/", 1)[1].split("?", 1)[0].split("#", 1)[0] if "/s/" in text else text
 
 
-__all__ = ["Outcome", "Resolver", "link_token", "routes", "serve", "standalone_app"]
+__all__ = ["Outcome", "Resolver", "bind", "client_ip", "download_name", "link_token", "normal_ip", "routes", "serve", "standalone_app"]

@@ -40,10 +40,13 @@ filename = left.text_input("Download file name (optional)", disabled=len(targets
 ticket = right.text_input("Ticket reference", placeholder="e.g. TCK-1042", key="share.ticket")
 note = st.text_input("Note (kept in the log)", key="share.note")
 
-requests = [
-    ShareRequest(bucket=b, key=k, lifetime=lifetime, issuer=who or "", filename=(filename if len(targets) == 1 else None) or None, ticket=ticket, note=note)
-    for b, k in targets
-]
+try:
+    requests = [
+        ShareRequest(bucket=b, key=k, lifetime=lifetime, issuer=who or "", filename=(filename if len(targets) == 1 else None) or None, ticket=ticket, note=note)
+        for b, k in targets
+    ]
+except DeskError as exc:  # e.g. a control character in the ticket or note
+    fail(str(exc))
 options = issuing.previews(desk, requests[0], actor=actor)
 advice = issuing.recommend(options, lifetime)
 st.subheader("Real expiry of each strategy")

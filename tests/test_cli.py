@@ -28,10 +28,12 @@ def test_ls_json_lists_one_page_of_the_demo_prefix(tmp_path):
     objects = json.loads(result.stdout)
     assert len(objects) == 100
     assert objects[0] == {
+        "type": "object",
         "key": "nightly/export-00000.csv",
         "size": len(demo.body_of("nightly/export-00000.csv")),
         "last_modified": objects[0]["last_modified"],
         "storage_class": "STANDARD",
+        "archived": False,
     }
     assert objects[0]["last_modified"].endswith("Z")
     assert "--page-token" in result.stderr

@@ -350,3 +350,10 @@ EVENT_INSERT = (
     "INSERT INTO link_events (seq, kind, link_id, at, actor, expires_at, reason, was_nominal, was_effective, "
     "was_reason, was_expires, prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+@migration(5, "clicks record their request method")
+def _add_click_method(conn: Db) -> None:
+    # A HEAD (a link checker, a mail scanner) is recorded as a check, not a
+    # download: the row keeps the method, and only GETs bump the link's counters.
+    conn.execute("ALTER TABLE clicks ADD COLUMN method TEXT NOT NULL DEFAULT 'GET'")

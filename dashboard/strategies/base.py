@@ -7,13 +7,40 @@ log itself: the issuing service commits every row before any URL is shown.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from dashboard.errors import BadInput
 from dashboard.expiry import Caps, CredentialFacts, Expiry, SigningFacts, compute
 from dashboard.store import StableSpec
 
+#: C0 controls (NUL and tab included), DEL, C1 controls, line and paragraph
+#: separators, and lone surrogates (no database or terminal can take them).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+#: The longest text the log keeps for each field a person types.
+TEXT_LIMITS = {"issuer": 200, "ticket": 200, "note": 2000}
+_FIELD_NAMES = {"issuer": "The issuer's name", "ticket": "The ticket reference", "note": "The note"}
+
+
+def text_problem(field: str, value: str | None) -> str | None:
+    """Why `value` cannot be kept as this field of the log, as one sentence; None when it can.
+
+    Tickets, notes and names are shown on pages, in terminals and in exports:
+    a control character could rewrite a terminal line, hide text or break a
+    CSV row, so it is refused here, where every page and command passes.
+    """
+    if not value:
+        return None
+    label = _FIELD_NAMES[field]
+    if found := _CONTROL.search(value):
+        code = ord(found.group())
+        shown = f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+        return f"{label} contains a control character ({shown} at position {found.start() + 1}): remove it and type it again."
+    if len(value) > TEXT_LIMITS[field]:
+        return f"{label} is {len(value):,} characters long: keep it to {TEXT_LIMITS[field]:,} at most."
+    return None
 
 
 @dataclass(frozen=True)
@@ -37,6 +64,10 @@ class ShareRequest:
         for name in ("ticket", "note"):
             value = getattr(self, name)
             object.__setattr__(self, name, (value or "").strip() or None)
+        # Refused, not cleaned: the person who typed it must see what the log would keep.
+        for name in ("issuer", "ticket", "note"):
+            if problem := text_problem(name, getattr(self, name)):
+                raise BadInput(problem)
 
 
 @dataclass(frozen=True)

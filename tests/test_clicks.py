@@ -1,0 +1,132 @@
+"""The click writer: group commit, retries while the log is in trouble, and what a 503 answer records."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+
+import pytest
+
+from dashboard.clicks import ClickWriter
+from dashboard.store import Click, IssuanceLog, LogWriteError
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+class FlakyLog:
+    """A write function that fails `failures` times (as a locked or read-only log does), then keeps rows."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.rows: list[Click] = []
+        self.calls = 0
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+
+    def __call__(self, clicks):
+        self.calls += 1
+        self.entered.set()
+        self.gate.wait(30)
+        if self.failures:
+            self.failures -= 1
+            raise LogWriteError("The issuance log could not be written (database is locked): no link was issued.")
+        self.rows.extend(clicks)
+
+
+def click(link_id: int = 1, status: int = 302) -> Click:
+    return Click(link_id, NOW, status, "203.0.113.9", "agent")
+
+
+def test_a_batch_the_log_refuses_is_written_again_until_it_is_taken():
+    log = FlakyLog(failures=2)
+    writer = ClickWriter(log, retry_after=0.01)
+    pending = writer.submit(click())
+    pending.result(timeout=30)
+    assert pending.settled.result(timeout=0) is False  # a waiting request learnt of the trouble at the first failure
+    assert pending.committed and pending.attempts == 3
+    assert log.rows == [click()] and log.calls == 3
+    assert (writer.recorded, writer.failed_attempts, writer.dropped, writer.pending) == (1, 2, 0, 0)
+
+
+def test_a_click_answered_503_while_queued_is_recorded_with_503():
+    log = FlakyLog()
+    log.gate.clear()  # the first batch is being written and holds the writer
+    writer = ClickWriter(log, retry_after=0.01)
+    first = writer.submit(click(1))
+    assert log.entered.wait(30)
+    second = writer.submit(click(2))  # waits behind the first batch
+    assert writer.answer_instead(second, 503) is None  # still queued: its row will say 503
+    attempt = writer.answer_instead(first, 503)  # being written: the caller learns how that write ends
+    assert attempt is not None and not attempt.done()
+    log.gate.set()
+    assert attempt.result(timeout=30) is True  # committed after all, with the decided status
+    assert writer.flush(timeout=30)
+    assert [(c.link_id, c.status) for c in log.rows] == [(1, 302), (2, 503)]
+    assert first.committed and second.committed
+
+
+def test_a_failed_write_lets_a_waiting_answer_amend_the_row():
+    log = FlakyLog(failures=1)
+    log.gate.clear()
+    writer = ClickWriter(log, retry_after=30)  # the retry waits for flush() below
+    pending = writer.submit(click())
+    assert log.entered.wait(30)
+    attempt = writer.answer_instead(pending, 503)
+    assert attempt is not None
+    log.gate.set()
+    assert attempt.result(timeout=30) is False  # that write failed: the click went back to the queue
+    assert writer.answer_instead(pending, 503) is None
+    assert writer.flush(timeout=30)  # wakes the writer for its retry
+    assert [c.status for c in log.rows] == [503]
+
+
+def test_too_many_waiting_clicks_drop_the_oldest_and_count_them(caplog):
+    log = FlakyLog()
+    log.gate.clear()
+    writer = ClickWriter(log, max_pending=2)
+    writer.submit(click(1))
+    assert log.entered.wait(30)  # link 1 is being written; 2, 3 and 4 wait
+    dropped = writer.submit(click(2))
+    writer.submit(click(3))
+    writer.submit(click(4))
+    assert writer.dropped == 1 and dropped.settled.result(timeout=0) is False and not dropped.committed
+    assert "dropped a stable-link click" in caplog.text
+    log.gate.set()
+    assert writer.flush(timeout=30)
+    assert [c.link_id for c in log.rows] == [1, 3, 4]
+
+
+def test_many_clicks_share_one_transaction(tmp_path):
+    with IssuanceLog(tmp_path / "log.sqlite3") as log:
+        calls = []
+
+        def write(clicks):
+            calls.append(len(clicks))
+            log.record_clicks(clicks)
+
+        gate = threading.Event()
+        writer = ClickWriter(lambda clicks: (gate.wait(30), write(clicks)))
+        pendings = [writer.submit(click(0)) for _ in range(50)]
+        gate.set()
+        for pending in pendings:
+            pending.result(timeout=30)
+        assert sum(calls) == 50 and len(calls) <= 2 and log.count_clicks() == 50
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_only_downloads_bump_a_links_counters(tmp_path, method):
+    from dashboard.store import NewLink, StableSpec
+
+    with IssuanceLog(tmp_path / "log.sqlite3") as log:
+        row = NewLink(
+            issued_at=NOW, issuer="t", strategy="stable", bucket="b", key="k", filename=None, ticket=None, note=None,
+            signed_at=NOW, nominal_expires_at=NOW, effective_expires_at=NOW, bound_by="nominal", reason="r",
+            credential_source="stable-link", access_key_id=None, credential_kind="long-term", credential_expires_at=None,
+            fingerprint="f" * 64, display_url="https://desk.example/s/…",
+        )
+        [entry] = log.record_many([row], [StableSpec(expires_at=NOW, mint_seconds=300)])
+        log.record_clicks([Click(entry.id, NOW, 200, None, None, method)])
+        stored = log.get_stable(entry.id)
+        assert stored.clicks == (1 if method == "GET" else 0)
+        assert [c.method for c in log.clicks_for(entry.id)] == [method]

@@ -171,8 +171,22 @@ def test_a_read_only_postgresql_at_issue_time_shows_no_link_and_says_so(demo_ser
     desk.log.close()
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("runuser") is None, reason="needs root to run the command as another user")
+def _nobody_can_run_the_desk() -> str | None:
+    """Why the command line cannot run as ``nobody`` here, or None (root only: root ignores file modes)."""
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        return "needs root to run the command as another user"
+    tried = subprocess.run(
+        ["runuser", "-u", "nobody", "--", sys.executable, "-c", "import dashboard"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    if tried.returncode != 0:
+        return f"the user nobody cannot run this checkout's Python (a folder above {ROOT} or the interpreter is root-only)"
+    return None
+
+
 def test_a_read_only_sqlite_file_at_issue_time_exits_1_with_a_sentence_and_no_link() -> None:
+    if why := _nobody_can_run_the_desk():
+        pytest.skip(why)
     tmp_path = Path(tempfile.mkdtemp(prefix="sharedesk-ro-"))  # pytest's own folder is root's alone
     folder = tmp_path / "shared"
     folder.mkdir()
@@ -203,8 +217,8 @@ def test_a_read_only_sqlite_file_at_issue_time_exits_1_with_a_sentence_and_no_li
 
 
 def test_a_log_folder_the_user_may_not_search_is_a_sentence_not_a_traceback(tmp_path: Path) -> None:
-    if os.geteuid() != 0 or shutil.which("runuser") is None:
-        pytest.skip("needs root to run the command as another user")
+    if why := _nobody_can_run_the_desk():
+        pytest.skip(why)
     # tmp_path sits in pytest's folder, which only root may search
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     state = Path(tempfile.mkdtemp(prefix="sharedesk-state-"))

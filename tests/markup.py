@@ -19,6 +19,11 @@ _MARKUP = {"link_open", "image", "html_inline", "html_block"}
 _AUTOLINK = re.compile(r"(?i)(?:https?://|(?<![\w.])www\.[\w-]|[\w.+-]@[\w-]+\.[\w])")
 
 
+def plain(text: str) -> str:
+    """Markdown as it reads on the page: backslash escapes undone, invisible joiners dropped."""
+    return re.sub(r"\\(.)", r"\1", text).replace("\u2060", "")
+
+
 def markup_in(text: str) -> list[str]:
     """Every link, image or HTML element ``text`` would become, as ``type: content``; empty when it stays text."""
     found: list[str] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -10,10 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import demo, issuing
-from dashboard.safetext import WORD_JOINER
 from dashboard.store import NewLink
 from dashboard.strategies import ShareRequest
-from tests.markup import markup_in, page_markdown
+from tests.markup import markup_in, page_markdown, plain
 from tests.test_pages import NAVIGATION, texts
 
 AWS_EXAMPLE = (
@@ -23,11 +21,6 @@ AWS_EXAMPLE = (
     "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
     "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
 )
-
-
-def plain(text: str) -> str:
-    """Markdown as it reads on the page: backslash escapes undone, invisible joiners dropped."""
-    return re.sub(r"\\(.)", r"\1", text).replace(WORD_JOINER, "")
 
 
 def _issue(desk, strategy: str, ticket: str | None = None, lifetime: timedelta = timedelta(days=7)):

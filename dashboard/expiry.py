@@ -27,6 +27,7 @@ from dashboard.durations import format_duration
 
 __all__ = [
     "CUT_SHORT_TOLERANCE",
+    "CUT_SHORT_TOLERANCES",
     "MAX_SIGV4_EXPIRES",
     "MIN_SIGV4_EXPIRES",
     "BoundBy",
@@ -51,6 +52,11 @@ MIN_SIGV4_EXPIRES = 1
 #: before signing) is not what a customer calls "cut short". The desk's
 #: setting SHAREDESK_CUT_SHORT_TOLERANCE overrides it (dashboard/config.py).
 CUT_SHORT_TOLERANCE = timedelta(minutes=5)
+#: The tolerances a desk may choose. The audit's rollup keeps lost time in
+#: bins whose edges include each of these, so its cut-short counts are exact.
+CUT_SHORT_TOLERANCES: tuple[timedelta, ...] = tuple(
+    timedelta(seconds=s) for s in (0, 60, 120, 300, 600, 900, 1800, 3600)
+)
 
 
 class BoundBy(enum.StrEnum):

@@ -264,6 +264,7 @@ def _life_left(row: AuditRow, now: datetime) -> float:
 _ROW_COLUMNS = [
     "Issued",
     "Object",
+    "File",
     "Strategy",
     "Issuer",
     "Ticket",
@@ -302,6 +303,7 @@ def rows_frame(found: tuple[AuditRow, ...] | list[AuditRow], now: datetime, tz: 
         {
             "Issued": [r.issued_at for r in found],
             "Object": [f"s3://{r.bucket}/{r.key}" for r in found],
+            "File": [r.key.rstrip("/").rsplit("/", 1)[-1] or r.key for r in found],
             "Strategy": [r.strategy for r in found],
             "Issuer": [r.issuer for r in found],
             "Ticket": [r.ticket or "" for r in found],

@@ -86,7 +86,9 @@ def timeline_chart(frame: pd.DataFrame, now: datetime, tz: tzinfo = UTC) -> alt.
     for column in ("Issued", "Nominal expiry", "ends"):
         data[column] = _wall_clock(data[column], tz)
     x_scale = alt.Scale(type="utc", domain=[_at_wall_clock(start.to_pydatetime(), tz), _at_wall_clock((end + pad).to_pydatetime(), tz)])
-    axis = alt.Axis(format=_AXIS_FORMAT, formatType="utc", labelOverlap=True, orient="top", grid=True, gridOpacity=0.4, labelFlush=True)
+    # utcFormat in a label expression, not format/formatType: Streamlit's Vega drops a "utc" formatType
+    # back to its zoom-dependent default ("06 PM"), which loses the date.
+    axis = alt.Axis(labelExpr=f"utcFormat(datum.value, '{_AXIS_FORMAT}')", labelOverlap=True, orient="top", grid=True, gridOpacity=0.4, labelFlush=True)
     y = alt.Y("row:O", axis=None, title=None)
     color = alt.Color(
         "Strategy:N",
@@ -111,25 +113,26 @@ def timeline_chart(frame: pd.DataFrame, now: datetime, tz: tzinfo = UTC) -> alt.
     nominal = base.mark_bar(opacity=0.35, clip=True, cursor="pointer").encode(
         x=alt.X("Issued:T", scale=x_scale, title=x_title, axis=axis), x2="Nominal expiry:T"
     )
-    real = base.mark_bar(clip=True, cursor="pointer").encode(x=alt.X("Issued:T", scale=x_scale), x2="ends:T")
+    real = base.mark_bar(clip=True, cursor="pointer").encode(x=alt.X("Issued:T", scale=x_scale, title=x_title, axis=axis), x2="ends:T")
     cut = (
         alt.Chart(data)
         .transform_filter(alt.datum.cut_short)
         .mark_tick(color=_CUT_MARK, thickness=2, clip=True)
-        .encode(x=alt.X("ends:T", scale=x_scale), y=y, tooltip=tooltip, href=alt.Href("Inspect:N"))
+        .encode(x=alt.X("ends:T", scale=x_scale, title=x_title, axis=axis), y=y, tooltip=tooltip, href=alt.Href("Inspect:N"))
     )
     risk = (
         alt.Chart(data)
         .transform_filter(alt.datum.at_risk)
         .mark_tick(color=_CUT_MARK, thickness=1, opacity=0.6, strokeDash=[2, 2], clip=True)
-        .encode(x=alt.X("ends:T", scale=x_scale), y=y, tooltip=tooltip, href=alt.Href("Inspect:N"))
+        .encode(x=alt.X("ends:T", scale=x_scale, title=x_title, axis=axis), y=y, tooltip=tooltip, href=alt.Href("Inspect:N"))
     )
     rule_data = pd.DataFrame({"now": [_at_wall_clock(now, tz)], "label": ["now"]})
-    rule = alt.Chart(rule_data).mark_rule(color="#555", strokeDash=[4, 3]).encode(x=alt.X("now:T", scale=x_scale))
+    at_now = alt.X("now:T", scale=x_scale, title=x_title, axis=axis)
+    rule = alt.Chart(rule_data).mark_rule(color="#555", strokeDash=[4, 3]).encode(x=at_now)
     label = (
         alt.Chart(rule_data)
         .mark_text(align="left", dx=4, dy=-4, baseline="bottom", color="#555", fontSize=11)
-        .encode(x=alt.X("now:T", scale=x_scale), y=alt.value(0), text="label:N")
+        .encode(x=at_now, y=alt.value(0), text="label:N")
     )
     return alt.LayerChart(layer=[nominal, real, cut, risk, rule, label], height=_height(len(data)))
 

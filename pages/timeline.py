@@ -45,11 +45,11 @@ except LogError as exc:
 
 bound = {"bind": "query-params"}
 with st.container(border=True):
-    when, state = st.columns([3, 2])
+    when, state, size = st.columns([3.2, 2.6, 1.2])
     window = when.segmented_control("Issued", [*audit.WINDOWS, audit.CUSTOM], default=audit.DEFAULT_WINDOW, key="window", **bound)
     dates = when.date_input("From – to (your time zone)", value=audit.default_dates(tz), key="dates", **bound) if window == audit.CUSTOM else ()
     status = state.segmented_control("State now", list(audit.STATE_LABELS.values()), key="state", help="Leave unselected for every state.", **bound)
-    who, how, where, prefix, ticket, size = st.columns([2, 2, 2, 2, 1.4, 1.6])
+    who, how, where, prefix, ticket = st.columns([2, 2, 2, 2, 1.4])
     issuers = who.multiselect("Issuer", choices.issuers, key="issuer", placeholder="Everyone", **bound)
     strategies = how.multiselect("Strategy", choices.strategies, key="strategy", placeholder="All strategies", **bound)
     bucket = where.selectbox("Bucket", choices.buckets, index=None, key="bucket", placeholder="All buckets", **bound)
@@ -73,6 +73,7 @@ issued.metric("Links issued", f"{s.issued:,}", "matching the filters", **cards)
 cut.metric("Cut short", audit.percent(s.share), f"{s.cut_short:,} links", **cards)
 lost.metric("Median hours lost", audit.hours(s.median_hours_lost), "per cut-short link", help=audit.MEDIAN_HELP, **cards)
 risk.metric("At risk now", f"{s.at_risk:,}", "live, but will be cut short", **cards)
+st.caption(f"States as of {timefmt.local(f.now, tz, seconds=True)}, counted over every matching link.")
 st.markdown("**Share cut short per day issued**")
 st.altair_chart(charts.cut_short_per_day_chart(audit.per_day_frame(result.per_day)), width="stretch")
 if not s.issued:
@@ -80,15 +81,17 @@ if not s.issued:
     st.stop()
 
 split_config = {
-    "Links": st.column_config.NumberColumn(format="localized"),
-    "Cut short": st.column_config.NumberColumn(format="localized"),
-    "Share cut short": st.column_config.ProgressColumn(format="%.0f%%", min_value=0, max_value=100, color="red"),
-    "Median lost": st.column_config.TextColumn(help="Median hours lost by the cut-short links"),
-    "At risk": st.column_config.NumberColumn(format="localized", help="Live links that will be cut short"),
+    "Links": st.column_config.NumberColumn(format="localized", width="small"),
+    "Cut short": st.column_config.NumberColumn(format="localized", width="small"),
+    "Share cut short": st.column_config.ProgressColumn("Share", format="%.0f%%", min_value=0, max_value=100, color="red", width="small",
+                                                       help="Share of the links cut short"),
+    "Median lost": st.column_config.TextColumn(width="small", help="Median hours lost by the cut-short links"),
+    "At risk": st.column_config.NumberColumn(format="localized", width="small", help="Live links that will be cut short"),
 }
 for column, splits, name in zip(st.columns(2), (result.by_strategy, result.by_issuer), ("Strategy", "Issuer")):
     height = "auto" if len(splits) <= 8 else 35 * 9 + 3  # a longer list scrolls
-    column.dataframe(audit.splits_frame(splits, name), hide_index=True, width="stretch", column_config=split_config, height=height)
+    config = {name: st.column_config.TextColumn(width="medium"), **split_config}
+    column.dataframe(audit.splits_frame(splits, name), hide_index=True, width="stretch", column_config=config, height=height)
 
 st.subheader("Every link: promised against real")
 frame = audit.rows_frame(result.rows, f.now, tz)
@@ -104,10 +107,12 @@ st.dataframe(
     frame,
     hide_index=True,
     width="stretch",
-    column_order=["Inspect", "Issued", "Object", "Strategy", "Issuer", "Ticket", "State", "Nominal expiry", "Real expiry", "Hours lost", "Life left", "Why", "Log id"],
+    column_order=["Inspect", "Issued", "File", "State", "Strategy", "Issuer", "Ticket", "Nominal expiry", "Real expiry", "Hours lost", "Life left",
+                  "Object", "Why", "Log id"],
     column_config={
-        "Inspect": st.column_config.LinkColumn(display_text="Inspect", help="Opens the complaint desk on this link.", pinned=True, width="small"),
-        "Object": st.column_config.TextColumn(width="large", help="Hover a cell to read the whole key."),
+        "Inspect": st.column_config.LinkColumn(display_text="Inspect", help="Opens the complaint desk on this link.", width="small"),
+        "File": st.column_config.TextColumn(width="medium", help="The object's name; the whole key is under Object, and in the chart's tooltip."),
+        "Object": st.column_config.TextColumn(width="large"),
         "Issued": st.column_config.DatetimeColumn(format=stamp),
         "Nominal expiry": st.column_config.DatetimeColumn(format=stamp),
         "Real expiry": st.column_config.DatetimeColumn(format=stamp, help="Empty when the credentials' expiry could not be seen."),

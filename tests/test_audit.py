@@ -527,7 +527,7 @@ def test_timeline_chart_layers_bars_cut_marks_and_now():
     tooltips = {t["field"] for t in nominal["encoding"]["tooltip"]}
     assert {"Object", "Issuer", "Ticket", "Why", "issued_text", "ends_text"} <= tooltips
     x = nominal["encoding"]["x"]
-    assert x["scale"]["type"] == "utc" and "%d %b" in x["axis"]["format"] and "America/New_York" in x["title"]  # dates at every zoom, zone named
+    assert x["scale"]["type"] == "utc" and "utcFormat(datum.value, '%d %b %H:%M')" in x["axis"]["labelExpr"] and "America/New_York" in x["title"]  # dates at every zoom, zone named
     # The viewer's wall clock, drawn on a UTC scale: 12:00 UTC on 29 March is 08:00 in New York.
     rule = next(layer for layer in spec_["layer"] if layer["mark"]["type"] == "rule")
     [now_row] = spec_["datasets"][rule["data"]["name"]]

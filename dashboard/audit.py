@@ -19,6 +19,7 @@ import pandas as pd
 from dashboard import timefmt
 from dashboard.expiry import CUT_SHORT_TOLERANCE, State, iso_z
 from dashboard.safetext import csv_frame
+from dashboard.store import rollup
 from dashboard.store.audit import (
     AUDIT_STATES,
     AuditFilter,
@@ -85,7 +86,10 @@ DEFAULT_CHART_SIZE = 300
 #: The CSV holds at most this many links (the most recent), made on click.
 EXPORT_LIMIT = 100_000
 #: What the median card means, for its help text.
-MEDIAN_HELP = "The middle of the hours the cut-short links lost: half of them lost less, half more."
+MEDIAN_HELP = (
+    "The middle of the hours the cut-short links lost: half of them lost less, half more. Read from a histogram of "
+    f"lost time, so within {rollup.MEDIAN_ERROR:.0%} of the exact median (or a minute, below one)."
+)
 #: States as people say them, in the order the page offers them.
 STATE_LABELS: dict[State, str] = {
     State.LIVE: "live",
@@ -209,7 +213,7 @@ def timeline(log: IssuanceLog, f: AuditFilter, tz: tzinfo = UTC, limit: int = DE
         by_strategy=counted.by_strategy,
         by_issuer=counted.by_issuer,
         per_day=counted.per_day,
-        rows=tuple(rows(log, f, limit)),
+        rows=tuple(rows(log, f, limit, matching=counted.summary.issued)),
     )
 
 

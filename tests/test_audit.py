@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 from dashboard import audit, charts
-from dashboard.expiry import CUT_SHORT_TOLERANCES, Caps, CredentialFacts, CredentialKind, SigningFacts, State, compute, state_at
+from dashboard.expiry import CUT_SHORT_TOLERANCE, CUT_SHORT_TOLERANCES, Caps, CredentialFacts, CredentialKind, SigningFacts, State, compute, state_at
 from dashboard.store import IssuanceLog, LogEntry, NewLink, fingerprint
 from dashboard.store import audit as queries
 from dashboard.store.audit import AUDIT_STATES, AuditFilter
-from dashboard.store import synthetic
+from dashboard.store import audit_rollup, rollup, synthetic
 from dashboard.store.synthetic import bulk_fill
 
 NOW = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)  # a Sunday: New York moved its clocks two weeks before
@@ -105,7 +105,7 @@ def logged(specs: list[Spec]) -> tuple[IssuanceLog, dict[int, Spec]]:
     return log, {entry.id: spec for entry, spec in zip(entries, specs)}
 
 
-def state_now(spec: Spec, now: datetime, tolerance: timedelta = queries.CUT_SHORT_TOLERANCE) -> State:
+def state_now(spec: Spec, now: datetime, tolerance: timedelta = CUT_SHORT_TOLERANCE) -> State:
     """The model's own answer: the expiry with the revocation and the tolerance, judged at ``now``.
 
     A link signed after ``now`` (a replica's clock ahead) counts as what it is first.
@@ -144,12 +144,31 @@ def expected(entries: list[LogEntry], states: dict[int, State]) -> Expected:
     return Expected(len(entries), len(lost), statistics.median(lost) / 3600 if lost else None, at_risk)
 
 
-def same(figures: queries.Summary, want: Expected) -> bool:
+def same(figures: queries.Summary, want: Expected, *, binned: bool = False) -> bool:
+    """Counts equal; the median exactly, or (``binned``, from the rollup's histogram) within its stated error."""
     if (figures.issued, figures.cut_short, figures.at_risk) != (want.issued, want.cut_short, want.at_risk):
         return False
     if want.median_hours_lost is None or figures.median_hours_lost is None:
         return figures.median_hours_lost is want.median_hours_lost
+    if binned:
+        error = max(rollup.MEDIAN_ERROR * want.median_hours_lost, 1 / 60) + 1e-9  # 9 %, or a minute below one
+        return abs(figures.median_hours_lost - want.median_hours_lost) <= error
     return figures.median_hours_lost == pytest.approx(want.median_hours_lost, rel=1e-12, abs=1e-9)
+
+
+def same_figures(got: queries.Figures, want: queries.Figures, *, binned: bool) -> bool:
+    """Two sets of figures alike: every count, and medians exactly or within the rollup's error."""
+
+    def expect(s: queries.Summary) -> Expected:
+        return Expected(s.issued, s.cut_short, s.median_hours_lost, s.at_risk)
+
+    return (
+        same(got.summary, expect(want.summary), binned=binned)
+        and [s.name for s in got.by_strategy] == [s.name for s in want.by_strategy]
+        and [s.name for s in got.by_issuer] == [s.name for s in want.by_issuer]
+        and all(same(g, expect(w), binned=binned) for g, w in zip(got.by_strategy + got.by_issuer, want.by_strategy + want.by_issuer))
+        and got.per_day == want.per_day
+    )
 
 
 def check(log: IssuanceLog, specs: dict[int, Spec], f: AuditFilter, tz=NEW_YORK) -> None:
@@ -172,11 +191,14 @@ def check(log: IssuanceLog, specs: dict[int, Spec], f: AuditFilter, tz=NEW_YORK)
     days = queries.cut_short_per_day(log, f, tz)
     assert [(d.day, d.issued, d.cut_short) for d in days] == [(day, per_day[day], cut_per_day[day]) for day in sorted(per_day)]
 
-    # All at once, by (strategy, issuer, day) cells and by the two plain passes alike.
+    # All at once, from the links: by (strategy, issuer, day) cells and by the two plain passes alike.
     alone = queries.Figures(queries.summary(log, f), queries.by_strategy(log, f), queries.by_issuer(log, f), tuple(days))
     for links_per_cell in (0, 10**9):  # cell by cell, and by two passes
         with patch.object(queries, "_LINKS_PER_CELL", links_per_cell):
-            assert queries.figures(log, f, tz) == alone
+            assert queries.counted(log, f, tz) == alone
+    # And from the rollup, wherever it serves: the same counts, medians within its error.
+    rolled = queries.figures(log, f, tz)
+    assert same_figures(rolled, alone, binned=audit_rollup.servable(f)), (rolled, alone)
 
     newest = sorted(hits, key=lambda e: (e.issued_at, e.id), reverse=True)
     for limit in (0, 3, 10_000):
@@ -430,34 +452,38 @@ def test_a_big_bulk_fill_rebuilds_every_index_and_keeps_earlier_rows(file_log, t
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_aggregates_walk_covering_indexes_without_sorting_the_log(file_log):
+def plan_of(log: IssuanceLog, sql: str, params) -> str:
+    with log._pool.connection() as conn:
+        return " / ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+
+
+def test_the_rollup_is_read_by_index_seeks_and_running_links_from_their_partial_indexes(file_log):
     bulk_fill(file_log, 2000, seed=3, now=NOW)
-    plans: list[str] = []
-    real = queries._query
+    f = AuditFilter(now=NOW, since=NOW - timedelta(days=30, hours=5, minutes=7), strategies=("ambient",), bucket="sharedesk-demo-support", state=State.CUT_SHORT)
+    dims = audit_rollup.Dimensions(tuple(queries.strategies(file_log)), tuple(queries.issuers(file_log)), tuple(queries.buckets(file_log)))
+    plan = audit_rollup.Plan(f, NEW_YORK, dims, queries._query(file_log, "SELECT MIN(issued_at) FROM links")[0][0])
+    plans = [plan_of(file_log, sql, params) for sql, params in plan.statements()]
+    days, edge, ending, revoked, hours, *chart_edges = plans
+    assert days.startswith("SEARCH audit_days USING PRIMARY KEY (strategy=? AND issuer=? AND bucket=? AND day>?)"), days
+    assert "COVERING INDEX links_audit_time (issued_at>? AND issued_at<?)" in edge
+    assert ending == "SEARCH links USING COVERING INDEX links_audit_ending (effective_expires_at>?)"
+    assert revoked == "SEARCH links USING COVERING INDEX links_audit_revoked (revoked_at>?)"
+    assert hours.startswith("SEARCH audit_hours USING PRIMARY KEY (strategy=? AND issuer=? AND bucket=? AND hour>?)"), hours
+    assert chart_edges and all("links_audit_time" in p for p in chart_edges)
+    assert not any("SCAN" in p for p in plans)  # nothing reads a table or an index whole
 
-    def explain(log, sql, params=()):
-        with log._pool.connection() as conn:
-            plans.append(" / ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)))
-        return real(log, sql, params)
 
-    f = AuditFilter(now=NOW, since=NOW - timedelta(days=30), strategies=("ambient",), bucket="sharedesk-demo-support", state=State.CUT_SHORT)
-    queries._query = explain
-    try:
-        counting = [queries._group_counts(file_log, f), plans.pop()][1]
-        queries.by_strategy(file_log, f)
-        queries.by_issuer(file_log, f)
-        queries.rows(file_log, f, 100)
-        *medians, newest = [p for p in plans if "links_audit_group" not in p]
-    finally:
-        queries._query = real
-    assert counting == "SCAN links USING COVERING INDEX links_audit_group"
-    assert medians and all("COVERING INDEX links_audit_" in p and "lost" in p and "TEMP B-TREE" not in p for p in medians)
-    assert "COVERING INDEX links_audit_time" in newest
-    with file_log._pool.connection() as conn:
-        where, params = queries._where(replace(f, since=NOW - timedelta(days=2), until=NOW - timedelta(days=1)), by_time=True, extra=["strategy = :cell_s", "issuer = :cell_i"])
-        params.update(cell_s="ambient", cell_i="alice")
-        [(_, _, _, cell)] = conn.execute(f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM links{where}", params).fetchall()
-    assert cell.startswith("SEARCH links USING COVERING INDEX links_audit_group (strategy=? AND issuer=? AND issued_at>? AND issued_at<?)")
+def test_a_prefix_uses_the_bucket_and_key_index_and_a_ticket_its_own(file_log):
+    bulk_fill(file_log, 2000, seed=3, now=NOW)
+    where, params = queries._where(AuditFilter(now=NOW, prefix="customers/acme/"))
+    assert "INDEX links_bucket_key (bucket=? AND key>? AND key<?)" in plan_of(file_log, f"SELECT COUNT(*) FROM links{where}", params)
+    where, params = queries._where(AuditFilter(now=NOW, ticket="TCK-1"))
+    assert "INDEX links_ticket (ticket=?)" in plan_of(file_log, f"SELECT COUNT(*) FROM links{where}", params)
+    for prefix in ("customers/acme/", "customers/", "c", "nothing/"):
+        f = AuditFilter(now=NOW, prefix=prefix)
+        want = sum(e.key.startswith(prefix) for e in file_log.recent(5000))
+        assert queries.figures(file_log, f).summary.issued == want
+    assert queries.prefix_end("a/") == "a0" and queries.prefix_end("a\U0010ffff") == "b"
 
 
 # --- the service and the charts ------------------------------------------------------------

@@ -21,13 +21,16 @@ through `_query` (or `_queries`, several on one connection).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from dashboard.expiry import CUT_SHORT_TOLERANCE, State
+from dashboard.expiry import State
+from dashboard.store import audit_rollup
+from dashboard.store.audit_model import AUDIT_STATES, AuditFilter, AuditRow, DayShare, Figures, LogVersion, Split, Summary
 from dashboard.store.entries import to_epoch
 
 if TYPE_CHECKING:
@@ -53,9 +56,6 @@ __all__ = [
     "summary",
     "version",
 ]
-
-#: The states the timeline filters on, in the order the page offers them.
-AUDIT_STATES: tuple[State, ...] = (State.LIVE, State.AT_RISK, State.CUT_SHORT, State.EXPIRED, State.REVOKED)
 
 # --- the definitions, once, in SQL -------------------------------------------
 
@@ -85,158 +85,10 @@ _CUT = f"CASE WHEN {_IS_CUT} THEN 1 ELSE 0 END"
 _RISK = f"CASE WHEN {_IS_RISK} THEN 1 ELSE 0 END"
 
 
-@dataclass(frozen=True)
-class AuditFilter:
-    """What the timeline shows: every field narrows the rows; empty means "any".
-
-    ``since`` is inclusive and ``until`` exclusive, both on the issue time;
-    ``now`` is the moment states are taken at; ``tolerance`` is how much a
-    link may lose and not be cut short (the desk's setting).
-    """
-
-    now: datetime
-    since: datetime | None = None
-    until: datetime | None = None
-    strategies: tuple[str, ...] = ()
-    issuers: tuple[str, ...] = ()
-    bucket: str | None = None
-    prefix: str = ""
-    ticket: str | None = None
-    state: State | None = None
-    tolerance: timedelta = CUT_SHORT_TOLERANCE
-
-    def __post_init__(self) -> None:
-        for name in ("now", "since", "until"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, datetime) or value.utcoffset() is None):
-                raise ValueError(f"AuditFilter.{name} must be a timezone-aware datetime (got {value!r}).")
-        if self.since is not None and self.until is not None and self.until <= self.since:
-            raise ValueError("The time window ends before it starts: pick an end after the start.")
-        if self.tolerance < timedelta(0):
-            raise ValueError("The cut-short tolerance cannot be negative.")
-        object.__setattr__(self, "strategies", tuple(sorted(set(self.strategies))))
-        object.__setattr__(self, "issuers", tuple(sorted(set(self.issuers))))
-        object.__setattr__(self, "bucket", self.bucket or None)
-        object.__setattr__(self, "prefix", self.prefix or "")
-        object.__setattr__(self, "ticket", (self.ticket or "").strip() or None)
-        if self.state is not None:
-            object.__setattr__(self, "state", State(self.state))
-            if self.state not in AUDIT_STATES:
-                raise ValueError(f"The timeline filters on {', '.join(AUDIT_STATES)}, not {self.state}.")
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Headline figures over every link the filter matches."""
-
-    issued: int
-    cut_short: int
-    median_hours_lost: float | None  # over the cut-short links; None when there are none
-    at_risk: int = 0  # live links that are going to be cut short
-
-    @property
-    def share(self) -> float | None:
-        """Cut-short links / links issued (None for no links)."""
-        return self.cut_short / self.issued if self.issued else None
-
-
-@dataclass(frozen=True)
-class Split(Summary):
-    """The headline figures of one strategy or one issuer."""
-
-    name: str = ""
-
-
-@dataclass(frozen=True)
-class DayShare:
-    """Links issued on one day (in the zone asked for) and how many of them are cut short now."""
-
-    day: date
-    issued: int
-    cut_short: int
-
-    @property
-    def share(self) -> float | None:
-        return self.cut_short / self.issued if self.issued else None
-
-
-@dataclass(frozen=True)
-class Figures:
-    """Everything the timeline counts for one filter (see `figures`)."""
-
-    summary: Summary
-    by_strategy: tuple[Split, ...]
-    by_issuer: tuple[Split, ...]
-    per_day: tuple[DayShare, ...]
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    """One link as the timeline charts and lists it; ``state`` is its state at the filter's ``now``."""
-
-    id: int
-    issued_at: datetime
-    issuer: str
-    strategy: str
-    bucket: str
-    key: str
-    ticket: str | None
-    nominal_expires_at: datetime
-    effective_expires_at: datetime | None
-    revoked_at: datetime | None
-    bound_by: str
-    reason: str
-    state: State
-    tolerance: timedelta = CUT_SHORT_TOLERANCE
-
-    @property
-    def revoked_first(self) -> bool:
-        """True when the revocation ended the link (it came before the link would have ended)."""
-        end = self.effective_expires_at or self.nominal_expires_at
-        return self.revoked_at is not None and self.revoked_at < end
-
-    @property
-    def seconds_lost(self) -> float:
-        """Nominal - real expiry, whatever ends it (0 when the real expiry is unknown)."""
-        if self.effective_expires_at is None:
-            return 0.0
-        return max(0.0, (self.nominal_expires_at - self.effective_expires_at).total_seconds())
-
-    @property
-    def cut_short(self) -> bool:
-        """Loses more than the tolerance, not to a revocation: cut short now, or at risk of it."""
-        return not self.revoked_first and self.effective_expires_at is not None and self.seconds_lost > self.tolerance.total_seconds()
-
-    @property
-    def ends_at(self) -> datetime:
-        """When the link stops (or stopped) working: revocation, real expiry, or nominal when unknown."""
-        end = self.effective_expires_at or self.nominal_expires_at
-        if self.revoked_at is not None and self.revoked_at < end:
-            return self.revoked_at
-        return end
-
-    @property
-    def hours_lost(self) -> float:
-        """Hours the link loses when it is (or will be) cut short; 0 otherwise."""
-        return self.seconds_lost / 3600 if self.cut_short else 0.0
-
-
-@dataclass(frozen=True)
-class LogVersion:
-    """What changes whenever the log does, read in two index seeks: a cache key.
-
-    ``newest_issued_at`` also keeps "now" from falling before the newest link.
-    """
-
-    last_id: int
-    newest_issued_at: float | None
-    changes: int = 0  # revocations and extensions, once something counts them
-
-
 def version(log: IssuanceLog) -> LogVersion:
-    """The log's newest row id and issue time (O(log n)), to key cached figures on."""
-    [(last, newest)] = _query(log, "SELECT MAX(id), MAX(issued_at) FROM links")
-    return LogVersion(int(last or 0), newest)
+    """The log's newest row id and issue time, and how many revocations and extensions it holds: three seeks."""
+    [(last, newest, changes)] = _query(log, "SELECT MAX(id), MAX(issued_at), (SELECT n FROM audit_changes WHERE id = 1) FROM links")
+    return LogVersion(int(last or 0), newest, int(changes or 0))
 
 
 # --- the WHERE clause ----------------------------------------------------------
@@ -270,11 +122,16 @@ def _where(f: AuditFilter, *, by_time: bool = False, extra: Sequence[str] = ()) 
             clauses.append(f"+{column} IN ({', '.join(':' + n for n in names)})")
             params.update(zip(names, values))
     if f.bucket is not None:
-        clauses.append("+bucket = :bucket")
+        clauses.append(f"{'' if f.prefix else '+'}bucket = :bucket")
         params["bucket"] = f.bucket
     if f.prefix:
-        clauses.append("substr(key, 1, :prefix_len) = :prefix")
-        params.update(prefix=f.prefix, prefix_len=len(f.prefix))
+        # A range on (bucket, key), so the bucket and key index finds the folder's links (every bucket
+        # the log holds, by a loose index scan, when none is chosen); substr says exactly "starts with".
+        # UTF-8 keeps code point order, which is SQLite's BINARY order; see prefix_end.
+        if f.bucket is None:
+            clauses.append(f"bucket IN ({_DISTINCT.format(column='bucket')})")
+        clauses.append("key >= :prefix AND key < :prefix_end AND substr(key, 1, :prefix_len) = :prefix")
+        params.update(prefix=f.prefix, prefix_len=len(f.prefix), prefix_end=prefix_end(f.prefix))
     if f.ticket is not None:
         clauses.append("ticket = :ticket")
         params["ticket"] = f.ticket
@@ -285,23 +142,52 @@ def _where(f: AuditFilter, *, by_time: bool = False, extra: Sequence[str] = ()) 
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def prefix_end(prefix: str) -> str:
+    """The first string after every string that starts with ``prefix`` (in code point order)."""
+    for cut in range(len(prefix) - 1, -1, -1):
+        if ord(prefix[cut]) < 0x10FFFF:
+            return prefix[:cut] + chr(ord(prefix[cut]) + 1)
+    return prefix + "\U0010ffff"
+
+
 def _query(log: IssuanceLog, sql: str, params: dict[str, Any] | Sequence[Any] = ()) -> list[Any]:
     """One statement's rows; a database failure becomes the log's one-sentence read error."""
-    return _queries(log, [(sql, params)])[0]
+    with _snapshot(log) as run:
+        return run([(sql, params)])[0]
 
 
 def _queries(log: IssuanceLog, statements: Iterable[tuple[str, dict[str, Any] | Sequence[Any]]]) -> list[list[Any]]:
-    """Several statements on one pooled connection, each one's rows in order."""
+    """Several statements in one read transaction, each one's rows in order."""
+    with _snapshot(log) as run:
+        return run(statements)
+
+
+_Run = Callable[[Iterable[tuple[str, "dict[str, Any] | Sequence[Any]"]]], list[list[Any]]]
+
+
+@contextmanager
+def _snapshot(log: IssuanceLog) -> Iterator[_Run]:
+    """The one door to the database: a pooled connection in a read transaction, for statements in batches.
+
+    Every batch run inside sees the same snapshot of the log (WAL keeps it
+    from the first read until the end), so the rollup's cells and the links
+    read one by one beside them always agree.
+    """
     try:
         with log._pool.connection() as conn:
-            return [conn.execute(sql, params).fetchall() for sql, params in statements]
+            conn.execute("BEGIN")
+            try:
+                yield lambda statements: [conn.execute(sql, params).fetchall() for sql, params in statements]
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise log._read_error(exc) from exc
 
 
 # --- aggregates ------------------------------------------------------------------
 
-_LOST = f"({_NOM} - {_EFF})"  # the exact expression of the lost-time indexes (migration 3)
+_LOST = f"({_NOM} - {_EFF})"
 _Counts = tuple[str, str, int, int, int]  # strategy, issuer, links, cut short, at risk
 
 
@@ -315,17 +201,17 @@ def _group_counts(log: IssuanceLog, f: AuditFilter) -> list[_Counts]:
 def _median_hours(log: IssuanceLog, f: AuditFilter, cut: int, column: str | None = None, value: str = "") -> float | None:
     """The median hours lost by the ``cut`` cut-short links the filter (and ``column = value``) matches.
 
-    No value crosses into Python but the middle one or two: SQLite walks the
-    partial index of links that lose time in order of time lost and stops
-    half way (ORDER BY ... LIMIT 2 OFFSET), which PostgreSQL runs unchanged.
-    ``cut`` must be the count of those links, from the same filter.
+    Exact, for the filters the rollup does not serve: no value crosses into
+    Python but the middle one or two (ORDER BY ... LIMIT 2 OFFSET, which
+    PostgreSQL runs unchanged); the sort is of the cut-short links a prefix
+    or a ticket found, not of the log. ``cut`` must be the count of those
+    links, from the same filter.
     """
     if cut <= 0:
         return None
-    extra = [f"{_EFF} < {_NOM}", _IS_CUT]  # the partial indexes' own condition word for word, then "cut short now"
+    extra = [f"{_EFF} < {_NOM}", _IS_CUT]
     if column is not None:
-        # The group picks its (group, lost) index, unless a ticket narrows further.
-        extra.append(f"{'+' if f.ticket else ''}{column} = :group")
+        extra.append(f"+{column} = :group")
     where, params = _where(f, extra=extra)
     params.update(group=value, skip=(cut - 1) // 2)
     middle = [r[0] for r in _query(log, f"SELECT {_LOST} FROM links{where} ORDER BY {_LOST} LIMIT 2 OFFSET :skip", params)]
@@ -397,7 +283,26 @@ _LINKS_PER_CELL = 100
 
 
 def figures(log: IssuanceLog, f: AuditFilter, tz: tzinfo = UTC, *, max_days: int = 366) -> Figures:
-    """`summary`, `by_strategy`, `by_issuer` and `cut_short_per_day` at once, with the least reading.
+    """`summary`, `by_strategy`, `by_issuer` and `cut_short_per_day` at once.
+
+    From the rollup whenever it can answer (dashboard/store/audit_rollup.py:
+    the cost is bounded by its cells, whatever the log's size; medians within
+    `rollup.MEDIAN_ERROR`); otherwise (a key prefix, a ticket, the live or
+    expired state) from the links themselves (`counted`, exact).
+    """
+    if not audit_rollup.servable(f):
+        return counted(log, f, tz, max_days=max_days)
+    with _snapshot(log) as run:
+        strategies_, issuers_, buckets_, first = run(
+            [(_DISTINCT.format(column=c), ()) for c in ("strategy", "issuer", "bucket")] + [("SELECT MIN(issued_at) FROM links", ())]
+        )
+        dims = audit_rollup.Dimensions(*(tuple(r[0] for r in found if r[0] is not None) for found in (strategies_, issuers_, buckets_)))
+        plan = audit_rollup.Plan(f, tz, dims, first[0][0], max_days)
+        return plan.figures(run(plan.statements()))
+
+
+def counted(log: IssuanceLog, f: AuditFilter, tz: tzinfo = UTC, *, max_days: int = 366) -> Figures:
+    """`figures` counted from the links themselves, exactly, with the least reading.
 
     Counting per (strategy, issuer) and per day separately reads the window
     twice. Instead, when there are few enough pairs and days, one small range
@@ -499,31 +404,12 @@ _Day = tuple[date, datetime, "datetime | None"]
 
 
 def _days(log: IssuanceLog, f: AuditFilter, tz: tzinfo) -> list[_Day]:
-    """The window cut at the viewer's midnights: (day, from, to), ``to`` None for an open end.
-
-    The boundaries are computed here (daylight saving included) rather than
-    with SQL date functions. A window without a start starts at the first
-    link the filter matches; the last day runs to the window's end.
-    """
-    start = f.since
-    if start is None:
+    """The window cut at the viewer's midnights (`audit_rollup.local_days`), from the first matching link when it has no start."""
+    first = None
+    if f.since is None:
         where, params = _where(f, by_time=True)
         (first,) = _query(log, f"SELECT MIN(issued_at) FROM links{where}", params)[0]
-        if first is None:
-            return []
-        start = datetime.fromtimestamp(first, tz=UTC)
-    end = f.now if f.until is None else min(f.until, f.now)  # no link is issued after now
-    day = start.astimezone(tz).date()
-    last_day = max(day, end.astimezone(tz).date())
-    days: list[_Day] = []
-    while day <= last_day:
-        following = day + timedelta(days=1)
-        lo = max(_midnight(day, tz), start)
-        hi = f.until if day == last_day else _midnight(following, tz)
-        if hi is None or lo < hi:
-            days.append((day, lo, hi))
-        day = following
-    return days
+    return audit_rollup.local_days(f, tz, first)
 
 
 def _count_days(log: IssuanceLog, f: AuditFilter, days: list[_Day]) -> list[tuple[date, int, int]]:
@@ -541,10 +427,6 @@ def _day_shares(counts: Iterable[tuple[date, int, int]]) -> list[DayShare]:
     return [DayShare(day=day, issued=n, cut_short=cut) for day, n, cut in counts]
 
 
-def _midnight(day: date, tz: tzinfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=tz)
-
-
 # --- rows ------------------------------------------------------------------------
 
 _ROW_COLUMNS = (
@@ -557,10 +439,19 @@ def _when(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, tz=UTC)
 
 
-def rows(log: IssuanceLog, f: AuditFilter, limit: int = 1000) -> list[AuditRow]:
-    """The ``limit`` most recently issued links the filter matches, newest first."""
+def rows(log: IssuanceLog, f: AuditFilter, limit: int = 1000, *, matching: int | None = None) -> list[AuditRow]:
+    """The ``limit`` most recently issued links the filter matches, newest first.
+
+    ``matching``, when known (the figures' count), stops the walk back in
+    time as soon as every matching link is found: a filter that matches few
+    old links then reads no further than they are.
+    """
     if limit < 0:
         raise ValueError(f"limit must be zero or more, not {limit}.")
+    if matching is not None:
+        limit = min(limit, matching)
+    if limit == 0:
+        return []
     where, params = _where(f, by_time=True)
     params["limit"] = limit
     # The inner query orders by issue time alone so that SQLite walks the
@@ -599,16 +490,18 @@ def rows(log: IssuanceLog, f: AuditFilter, limit: int = 1000) -> list[AuditRow]:
 # --- distinct values for the filter widgets --------------------------------------
 
 
+# A loose index scan: one index seek per distinct value instead of reading
+# every row, so a million links with twenty issuers cost twenty seeks.
+_DISTINCT = (
+    "WITH RECURSIVE seen(v) AS ("
+    " SELECT MIN({column}) FROM links"
+    " UNION ALL SELECT (SELECT MIN({column}) FROM links WHERE {column} > seen.v) FROM seen WHERE seen.v IS NOT NULL"
+    ") SELECT v FROM seen WHERE v IS NOT NULL"
+)
+
+
 def _distinct(log: IssuanceLog, column: str) -> list[str]:
-    # A loose index scan: one index seek per distinct value instead of reading
-    # every row, so a million links with twenty issuers cost twenty seeks.
-    sql = (
-        f"WITH RECURSIVE seen(v) AS ("
-        f" SELECT MIN({column}) FROM links"
-        f" UNION ALL SELECT (SELECT MIN({column}) FROM links WHERE {column} > seen.v) FROM seen WHERE seen.v IS NOT NULL"
-        f") SELECT v FROM seen WHERE v IS NOT NULL"
-    )
-    return [row[0] for row in _query(log, sql)]
+    return [row[0] for row in _query(log, _DISTINCT.format(column=column))]
 
 
 def strategies(log: IssuanceLog) -> list[str]:

@@ -46,10 +46,13 @@ def figures(at: AppTest) -> dict[str, str]:
 
 
 def expected(desk, wall, **choices) -> queries.Summary:
-    """The store's own figures for the page's filter, at the page's own moment."""
+    """The store's own figures for the page's filter, at the page's own moment (counts as the links say; see test_audit.py)."""
     now = audit.moment(audit.version(desk.log), wall)
     tolerance = timedelta(seconds=desk.settings.cut_short_tolerance_seconds)
-    return queries.summary(desk.log, audit.build_filter(now=now, tolerance=tolerance, **choices))
+    f = audit.build_filter(now=now, tolerance=tolerance, **choices)
+    figures, exact = queries.figures(desk.log, f).summary, queries.counted(desk.log, f).summary
+    assert (figures.issued, figures.cut_short, figures.at_risk) == (exact.issued, exact.cut_short, exact.at_risk)
+    return figures
 
 
 def headline(s: queries.Summary) -> dict[str, str]:

@@ -1,13 +1,14 @@
 """The Expiry timeline's figures from the rollup: a plan of statements, then sums. Cost: cells, not links.
 
-The rollup (dashboard/store/rollup.py) counts links per day x strategy x
-issuer x bucket x lost-time bin, and per hour and quarter hour, as they are
-written; it cannot know "now". So a `Plan` reads:
+The rollup (dashboard/store/rollup.py) counts links per strategy x issuer x
+bucket x lost-time bin, cumulatively by hour, and per hour and quarter hour,
+as they are written; it cannot know "now". So a `Plan` reads:
 
-1. the day cells of the window's whole UTC days (``audit_days``);
-2. the window's partial first and last days one link at a time, from the
-   time index: whichever half is smaller, added or taken away from its day
-   cell (at most twelve hours of links each);
+1. for every combination of strategy, issuer, bucket and bin, its count at
+   the window's end (all time, or one seek) less its count at the window's
+   start (one seek): whole hours, whatever the window's length;
+2. the half hour or less between each end of the window and the nearest
+   whole hour, one link at a time from the time index, added or taken away;
 3. the links whose end is still ahead (from the partial index of links that
    lose time, in order of real expiry): those that will lose more than the
    tolerance are *at risk* now, not cut short, and are taken out of the
@@ -16,12 +17,14 @@ written; it cannot know "now". So a `Plan` reads:
    dimension filter) or hour cells (filtered), and, one link at a time, the
    rest of a period the window or a midnight cuts.
 
-So a rerun reads a number of cells bounded by days x strategies x issuers x
-buckets x bins, whatever the log's size, plus the links of at most a day at
-the window's edges and the links still running that lose time. Counts are
-exact; a median is read from its histogram: the true median lies in the bin
-found, at most `rollup.MEDIAN_ERROR` (9 %) of its value away, or one minute
-below one minute, and is interpolated inside it (exact when the bin holds one link).
+So a rerun reads about two rows per combination, plus the chart's cells
+(days x 96 quarters, or days x 24 hours x the filter's combinations), plus
+the links of at most an hour at the window's edges and the running links
+that lose time: bounded by the desk's strategies, issuers, buckets and
+bins, not by the log's size. Counts are exact; a median is read from its
+histogram: the true median lies in the bin found, at most
+`rollup.MEDIAN_ERROR` (9 %) of its value away (one minute below one
+minute), and is interpolated linearly inside it.
 
 Pure: `Plan.statements()` says what to read; `dashboard.store.audit` runs
 the statements through its one query helper, in one read transaction, and
@@ -46,7 +49,7 @@ from dashboard.store.rollup import BIN_EDGES, TOLERANCE_SECONDS, classify, cut_c
 
 __all__ = ["Dimensions", "Plan", "local_days", "servable"]
 
-_DAY, _HOUR, _QUARTER = 86400, 3600, 900
+_HOUR, _QUARTER = 3600, 900
 _ROW = "issued_at, strategy, issuer, bucket, nominal_expires_at, effective_expires_at, revoked_at"
 Statement = tuple[str, dict[str, Any]]
 
@@ -130,17 +133,15 @@ class _Tally:
 
 def _median_hours(bins: dict[int, list[float]]) -> float | None:
     """The median of a lost-time histogram, in hours (see the module's note on its error)."""
-    cells = sorted((b, int(c), s) for b, (c, s) in bins.items() if c > 0)
-    total = sum(c for _, c, _ in cells)
+    cells = sorted((b, int(c)) for b, (c, _) in bins.items() if c > 0)
+    total = sum(c for _, c in cells)
     if total <= 0:
         return None
 
     def at(rank: int) -> float:
         before = 0
-        for bin_, count, lost in cells:
+        for bin_, count in cells:
             if rank < before + count:
-                if count == 1:
-                    return lost  # one link: its own loss, exactly
                 lo, hi = BIN_EDGES[bin_ - 1], BIN_EDGES[bin_]
                 return lo + (hi - lo) * (rank - before + 0.5) / count
             before += count
@@ -181,31 +182,28 @@ class Plan:
     def _empty(self) -> bool:
         return self.first_issued is None
 
-    def _day_plan(self) -> tuple[int, int | None, list[tuple[float, float, int]]]:
-        """The whole days read from cells [lo, hi) (hi None: no end) and the exact pieces (from, to, sign) around them."""
-        since, until = self._since, self._until
+    def _hour_plan(self) -> tuple[int | None, int | None, list[tuple[float, float, int]]]:
+        """The window as whole hours [lo, hi) of cumulative counts (None: no bound) and exact pieces (from, to, sign).
+
+        Each end is moved to the nearest whole hour, and the links between it
+        and the window's true end are added or taken away one by one.
+        """
         pieces: list[tuple[float, float, int]] = []
-        start = since if since is not None else (self.first_issued or 0.0)
-        first = math.floor(start / _DAY)
-        if until is not None and first == math.floor(until / _DAY) and since is not None:
-            return first, first, [(since, until, 1)]  # inside one day: every link one by one
-        lo = first
-        if since is not None and since != first * _DAY:
-            if (first + 1) * _DAY - since > _DAY / 2:
-                pieces.append((first * _DAY, since, -1))  # the day's cell, less its head
-            else:
-                lo = first + 1
-                pieces.append((since, lo * _DAY, 1))
-        hi: int | None = None
-        if until is not None:
-            last = math.floor(until / _DAY)
-            hi = last
-            if until != last * _DAY:
-                if until - last * _DAY > _DAY / 2:
-                    hi = last + 1
-                    pieces.append((until, hi * _DAY, -1))  # the day's cell, less its tail
-                else:
-                    pieces.append((last * _DAY, until, 1))
+        lo = hi = None
+        if self._since is not None:
+            lo = round(self._since / _HOUR)
+            edge = lo * _HOUR
+            if edge < self._since:
+                pieces.append((edge, self._since, -1))
+            elif edge > self._since:
+                pieces.append((self._since, edge, 1))
+        if self._until is not None:
+            hi = round(self._until / _HOUR)
+            edge = hi * _HOUR
+            if edge > self._until:
+                pieces.append((self._until, edge, -1))
+            elif edge < self._until:
+                pieces.append((edge, self._until, 1))
         return lo, hi, pieces
 
     def _chart_days(self) -> list[tuple[date, datetime, datetime | None]]:
@@ -245,8 +243,11 @@ class Plan:
 
     # --- what to read ------------------------------------------------------------------
 
-    def _dims_sql(self, params: dict[str, Any], *, enumerate_all: bool) -> str:
-        """The dimension filter: IN lists (every known value when ``enumerate_all``, so cells are read by index seeks)."""
+    def _dims_sql(self, params: dict[str, Any], *, enumerate_all: bool, plus: bool = False) -> str:
+        """The dimension filter: IN lists (every known value when ``enumerate_all``, so cells are read by index seeks).
+
+        ``plus`` writes ``+column``, keeping the terms out of SQLite's index choice (on links the time or end index leads).
+        """
         terms = []
         for column, chosen, known in (
             ("strategy", self.f.strategies, self.dims.strategies),
@@ -258,12 +259,11 @@ class Plan:
                 continue
             names = [f"{column}_{i}" for i in range(len(values))]
             params.update(zip(names, values))
-            plus = "" if enumerate_all else "+"  # on links, let the time (or end) index lead
-            terms.append(f"{plus}{column} IN ({', '.join(':' + n for n in names)})")
+            terms.append(f"{'+' if plus else ''}{column} IN ({', '.join(':' + n for n in names)})")
         return " AND ".join(terms)
 
     def _links(self, where: str, params: dict[str, Any]) -> Statement:
-        dims = self._dims_sql(params, enumerate_all=False)
+        dims = self._dims_sql(params, enumerate_all=False, plus=True)
         return f"SELECT {_ROW} FROM links WHERE {where}" + (f" AND {dims}" if dims else ""), params
 
     def _window_sql(self, params: dict[str, Any]) -> str:
@@ -281,14 +281,21 @@ class Plan:
         if self._empty:
             return []
         out: list[Statement] = []
-        lo, hi, pieces = self._day_plan()
-        params: dict[str, Any] = {"lo": lo}
-        dims = self._dims_sql(params, enumerate_all=True)
-        upper = ""
-        if hi is not None:
-            params["hi"] = hi
-            upper = " AND day < :hi"
-        out.append((f"SELECT strategy, issuer, bin, links, lost FROM audit_days WHERE {dims} AND day >= :lo{upper}", params))
+        lo, hi, pieces = self._hour_plan()
+        params: dict[str, Any] = {}
+        dims = self._dims_sql(params, enumerate_all=False)
+
+        def before(bound: str) -> str:
+            return (
+                "COALESCE((SELECT h.links FROM audit_cumulative h WHERE h.strategy = c.strategy AND h.issuer = c.issuer "
+                f"AND h.bucket = c.bucket AND h.bin = c.bin AND h.hour < :{bound} ORDER BY h.hour DESC LIMIT 1), 0)"
+            )
+
+        # The count at the window's end (all time when it has none) and at its start (none before the first link).
+        columns = ["c.strategy", "c.issuer", "c.bin", "c.links" if hi is None else before("hi"), "0" if lo is None else before("lo")]
+        params.update({k: v for k, v in (("lo", lo), ("hi", hi)) if v is not None})
+        where = f" WHERE {dims}" if dims else ""
+        out.append((f"SELECT {', '.join(columns)} FROM audit_combos c{where}", params))
         for a, b, _ in pieces:
             out.append(self._links("issued_at >= :a AND issued_at < :b", {"a": a, "b": b}))
         window: dict[str, Any] = {"now": self._now}
@@ -318,11 +325,11 @@ class Plan:
             return Figures(Summary(0, 0, None, 0), (), (), ())
         forgiven = self._forgiven
         rows = iter(results)
-        _, _, pieces = self._day_plan()
+        _, _, pieces = self._hour_plan()
         groups: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
-        for strategy, issuer, bin_, links, lost in next(rows):
-            if links:
-                groups[(strategy, issuer)].add(int(bin_), int(links), float(lost), forgiven)
+        for strategy, issuer, bin_, at_end, at_start in next(rows):
+            if at_end != at_start:
+                groups[(strategy, issuer)].add(int(bin_), int(at_end) - int(at_start), 0.0, forgiven)
         for _, _, sign in pieces:
             for row in next(rows):
                 bin_, lost = classify(row[4], row[5], row[6])

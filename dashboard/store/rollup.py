@@ -2,29 +2,35 @@
 
 The Expiry timeline must cost the same on ten thousand links and on ten
 million, so its figures come from small tables of counts instead of the
-links themselves (dashboard/store/audit_rollup.py reads them):
+links themselves (dashboard/store/audit_rollup.py reads them). Each link
+falls in a *bin* that says how it ends: ``-2`` revoked first, ``-1`` real
+expiry unknown, ``0`` no time lost, ``1…`` its lost-time bin (`BIN_EDGES`).
 
-- ``audit_days``: links per UTC day x strategy x issuer x bucket x *bin*,
-  where the bin says how a link ends: ``-2`` revoked first, ``-1`` real
-  expiry unknown, ``0`` no time lost, ``1…`` the lost-time bin (`BIN_EDGES`),
-  with the seconds lost summed per bin for the medians;
+- ``audit_combos``: links per strategy x issuer x bucket x bin, all time;
+- ``audit_cumulative``: the same counts *up to and including* each UTC hour
+  in which a combination had a link, so the links of any window of whole
+  hours are one index seek per combination (the latest row before its end,
+  less the latest row before its start), however long the window and the log;
 - ``audit_hours``: links, revoked-first links and, for each tolerance the
-  desk offers (`dashboard.expiry.CUT_SHORT_TOLERANCES`), links that lose
-  more than it, per UTC hour x strategy x issuer x bucket;
+  desk offers (`dashboard.expiry.CUT_SHORT_TOLERANCES`), links that lose more
+  than it, per UTC hour x strategy x issuer x bucket (the per-day chart);
 - ``audit_quarters``: the same per quarter hour for every link together, so
   the unfiltered per-day chart follows any time zone's midnights (all are on
-  quarter hours) without reading a cell per strategy and issuer;
+  quarter hours) in a few thousand rows;
 - ``audit_changes``: how many revocations and extensions were ever written,
   part of the cache key of every cached figure.
 
 Triggers on ``links`` add a row's contribution on INSERT, take the old one
 away and add the new on UPDATE (a revocation, an extension) and take it
-away on DELETE, so every write path (issue, bulk issue, `bulk_fill`,
-revoke, extend, whatever writes SQL) keeps the rollup exact, on SQLite and
+away on DELETE, so every write path (issue, bulk issue, `bulk_fill`, revoke,
+extend, whatever writes SQL) keeps the rollup exact, on SQLite and
 PostgreSQL alike: the statements are the same; only the trigger wrapper
-differs (a trigger body on SQLite, a PL/pgSQL function on PostgreSQL).
-Counts never depend on "now": what is cut short *yet* is worked out when
-read, from the few links whose end is still ahead (see audit_rollup.py).
+differs (a trigger body on SQLite, a PL/pgSQL function on PostgreSQL). The
+combination's row in ``audit_combos`` is written first: on PostgreSQL its
+row lock makes two transactions adding to one combination take turns, so
+each reads the other's cumulative rows committed. Counts never depend on
+"now": what is cut short *yet* is worked out when read, from the few links
+whose end is still ahead (see audit_rollup.py).
 
 Migrations 20 and 21 create all this and fill it from the links already
 there (`rebuild`, a few set-based statements).
@@ -127,11 +133,6 @@ def _bin(r: str) -> str:
     )
 
 
-def _lost_if_binned(r: str) -> str:
-    """The seconds lost, for links in a lost-time bin (bin >= 1), else 0: what audit_days.lost sums."""
-    return f"(CASE WHEN NOT {_revoked_first(r)} AND {r}.effective_expires_at IS NOT NULL AND {_lost(r)} > 0 THEN {_lost(r)} ELSE 0 END)"
-
-
 def _cut(r: str, seconds: int) -> str:
     return f"(CASE WHEN NOT {_revoked_first(r)} AND {r}.effective_expires_at IS NOT NULL AND {_lost(r)} > {seconds} THEN 1 ELSE 0 END)"
 
@@ -164,17 +165,24 @@ def contribution(r: str, sign: int, dialect: str) -> list[str]:
     """The statements that add (``sign`` 1) or take away (-1) the row ``r`` (NEW or OLD) from every rollup table."""
     dims = [f"{r}.strategy", f"{r}.issuer", f"{r}.bucket"]
     binned = _bin(r)
-    return [
-        _upsert(
-            "audit_days",
-            ("day", "strategy", "issuer", "bucket", "bin"),
-            (_period(f"{r}.issued_at", 86400, dialect), *dims, binned),
-            ("links", "lost"),
-            (str(sign), f"{sign} * {_lost_if_binned(r)}"),
-        ),
-        _upsert("audit_hours", ("hour", "strategy", "issuer", "bucket"), (_period(f"{r}.issued_at", 3600, dialect), *dims), _COUNTS, _counted(r, sign)),
+    hour = _period(f"{r}.issued_at", 3600, dialect)
+    combo = f"strategy = {r}.strategy AND issuer = {r}.issuer AND bucket = {r}.bucket AND bin = {binned}"
+    statements = [
+        _upsert("audit_combos", ("strategy", "issuer", "bucket", "bin"), (*dims, binned), ("links",), (str(sign),)),
+    ]
+    if sign > 0:
+        # The hour's row starts from the combination's count before it (a link may come in late: bulk loads, tests).
+        before = f"COALESCE((SELECT links FROM audit_cumulative WHERE {combo} AND hour < {hour} ORDER BY hour DESC LIMIT 1), 0)"
+        statements.append(
+            "INSERT INTO audit_cumulative (strategy, issuer, bucket, bin, hour, links) "
+            f"VALUES ({', '.join([*dims, binned, hour, before])}) ON CONFLICT (strategy, issuer, bucket, bin, hour) DO NOTHING"
+        )
+    statements += [
+        f"UPDATE audit_cumulative SET links = links + {sign} WHERE {combo} AND hour >= {hour}",
+        _upsert("audit_hours", ("hour", "strategy", "issuer", "bucket"), (hour, *dims), _COUNTS, _counted(r, sign)),
         _upsert("audit_quarters", ("quarter",), (_period(f"{r}.issued_at", 900, dialect),), _COUNTS, _counted(r, sign)),
     ]
+    return statements
 
 
 _CHANGED = "UPDATE audit_changes SET n = n + 1 WHERE id = 1"
@@ -229,14 +237,18 @@ def rebuild(conn: Any) -> None:
     a bulk load), so that no row is counted twice.
     """
     dialect = _dialect(conn)
-    for table in ("audit_days", "audit_hours", "audit_quarters"):
+    for table in ("audit_combos", "audit_cumulative", "audit_hours", "audit_quarters"):
         conn.execute(f"DELETE FROM {table}")
-    day = _period("l.issued_at", 86400, dialect)
+    binned = f"SELECT l.strategy, l.issuer, l.bucket, {_bin('l')} AS bin, {_period('l.issued_at', 3600, dialect)} AS hour FROM links l"
     conn.execute(
-        "INSERT INTO audit_days (day, strategy, issuer, bucket, bin, links, lost) "
-        f"SELECT day, strategy, issuer, bucket, bin, COUNT(*), SUM(lost) FROM (SELECT {day} AS day, l.strategy, l.issuer, l.bucket, "
-        f"{_bin('l')} AS bin, {_lost_if_binned('l')} AS lost FROM links l) cells "
-        "GROUP BY day, strategy, issuer, bucket, bin"
+        "INSERT INTO audit_combos (strategy, issuer, bucket, bin, links) "
+        f"SELECT strategy, issuer, bucket, bin, COUNT(*) FROM ({binned}) cells GROUP BY strategy, issuer, bucket, bin"
+    )
+    # A running sum per combination in hour order: each hour's row counts every link up to its end.
+    conn.execute(
+        "INSERT INTO audit_cumulative (strategy, issuer, bucket, bin, hour, links) "
+        "SELECT strategy, issuer, bucket, bin, hour, SUM(n) OVER (PARTITION BY strategy, issuer, bucket, bin ORDER BY hour) "
+        f"FROM (SELECT strategy, issuer, bucket, bin, hour, COUNT(*) AS n FROM ({binned}) cells GROUP BY strategy, issuer, bucket, bin, hour) hours"
     )
     counted = ", ".join(f"SUM({value}) AS {name}" for name, value in zip(_COUNTS, ["1", *_counted("l", 1)[1:]]))
     for table, keys, seconds in (("audit_hours", ("hour", "strategy", "issuer", "bucket"), 3600), ("audit_quarters", ("quarter",), 900)):
@@ -262,7 +274,7 @@ def _add_audit_rollup(conn: Any) -> None:
     for k in range(1, len(BIN_EDGES)):
         conn.execute(f"INSERT INTO audit_bins (bin, lo, hi) VALUES ({k}, {BIN_EDGES[k - 1]!r}, {BIN_EDGES[k]!r})")
     # Key order follows the reads: dimensions first (a filter's values are
-    # looked up by index seeks), then the time range, read in order. The key
+    # looked up by index seeks), then time, read in order or by one seek. The key
     # holds the counts too (SQLite: WITHOUT ROWID; PostgreSQL: INCLUDE), so a
     # read never leaves the index.
     def table(name: str, columns: str, key: str, counted: Sequence[str]) -> str:
@@ -270,9 +282,10 @@ def _add_audit_rollup(conn: Any) -> None:
             return f"CREATE TABLE {name} ({columns}, PRIMARY KEY ({key}) INCLUDE ({', '.join(counted)}))"
         return f"CREATE TABLE {name} ({columns}, PRIMARY KEY ({key})) WITHOUT ROWID"
 
+    conn.execute(table("audit_combos", f"{dims}, bin {integer} NOT NULL, links {integer} NOT NULL", "strategy, issuer, bucket, bin", ("links",)))
     conn.execute(
-        table("audit_days", f"day {integer} NOT NULL, {dims}, bin {integer} NOT NULL, links {integer} NOT NULL, lost {real} NOT NULL",
-              "strategy, issuer, bucket, day, bin", ("links", "lost"))
+        table("audit_cumulative", f"{dims}, bin {integer} NOT NULL, hour {integer} NOT NULL, links {integer} NOT NULL",
+              "strategy, issuer, bucket, bin, hour", ("links",))
     )
     conn.execute(table("audit_hours", f"hour {integer} NOT NULL, {dims}, {counts}", "strategy, issuer, bucket, hour", _COUNTS))
     conn.execute(table("audit_quarters", f"quarter {integer} NOT NULL, {counts}", "quarter", _COUNTS))

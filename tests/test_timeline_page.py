@@ -158,3 +158,11 @@ def test_timeline_page_charts_more_links_on_request(desk, wall):
     at.button_group(key="links").set_value(1000).run()
     assert not at.exception
     assert len(at.dataframe[-1].value) == 1000
+
+
+def test_timeline_page_counts_a_key_prefix_and_a_ticket_from_the_log_itself(desk, wall):
+    at = open_page("timeline.py", {"prefix": "customers/acme/", "window": "All time"})
+    assert not at.exception
+    shown = figures(at)
+    assert shown == headline(expected(desk, wall, prefix="customers/acme/", window="All time")) and shown["Links issued"] != "0"
+    assert all(key.startswith("s3://") and "/customers/acme/" in key for key in at.dataframe[-1].value["Object"])

@@ -109,31 +109,23 @@ class _Tally:
     links: int = 0
     cut: int = 0
     revoked: int = 0
-    bins: dict[int, list[float]] = field(default_factory=dict)  # bin -> [links, seconds lost]
+    bins: dict[int, int] = field(default_factory=dict)  # bin -> links
 
-    def add(self, bin_: int, count: int, lost: float, forgiven: int) -> None:
+    def add(self, bin_: int, count: int, forgiven: int) -> None:
         self.links += count
         if bin_ == -2:
             self.revoked += count
         elif bin_ > forgiven:
             self.cut += count
-            cell = self.bins.setdefault(bin_, [0, 0.0])
-            cell[0] += count
-            cell[1] += lost
-
-    def absorb(self, other: _Tally) -> None:
-        self.links += other.links
-        self.cut += other.cut
-        self.revoked += other.revoked
-        for bin_, (count, lost) in other.bins.items():
-            cell = self.bins.setdefault(bin_, [0, 0.0])
-            cell[0] += count
-            cell[1] += lost
+            self.bins[bin_] = self.bins.get(bin_, 0) + count
 
 
-def _median_hours(bins: dict[int, list[float]]) -> float | None:
+_Counted = tuple[int, int, int, dict[int, int]]  # links, cut short, at risk, histogram
+
+
+def _median_hours(bins: dict[int, int]) -> float | None:
     """The median of a lost-time histogram, in hours (see the module's note on its error)."""
-    cells = sorted((b, int(c)) for b, (c, _) in bins.items() if c > 0)
+    cells = sorted((b, c) for b, c in bins.items() if c > 0)
     total = sum(c for _, c in cells)
     if total <= 0:
         return None
@@ -329,17 +321,16 @@ class Plan:
         groups: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
         for strategy, issuer, bin_, at_end, at_start in next(rows):
             if at_end != at_start:
-                groups[(strategy, issuer)].add(int(bin_), int(at_end) - int(at_start), 0.0, forgiven)
+                groups[(strategy, issuer)].add(int(bin_), int(at_end) - int(at_start), forgiven)
         for _, _, sign in pieces:
             for row in next(rows):
-                bin_, lost = classify(row[4], row[5], row[6])
-                groups[(row[1], row[2])].add(bin_, sign, sign * lost, forgiven)
+                groups[(row[1], row[2])].add(classify(row[4], row[5], row[6])[0], sign, forgiven)
         at_risk: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
         pending_days: list[float] = []
         for row in next(rows):
-            bin_, lost = classify(row[4], row[5], row[6])
+            bin_ = classify(row[4], row[5], row[6])[0]
             if bin_ > forgiven:  # will lose more than the tolerance, and has not yet
-                at_risk[(row[1], row[2])].add(bin_, 1, lost, forgiven)
+                at_risk[(row[1], row[2])].add(bin_, 1, forgiven)
                 pending_days.append(row[0])
         later: dict[tuple[str, str], int] = defaultdict(int)
         revoked_later: list[float] = []
@@ -349,10 +340,10 @@ class Plan:
                 revoked_later.append(row[0])
         per_day = self._per_day(rows, pending_days, revoked_later)
 
-        tallies: dict[tuple[str, str], tuple[int, int, int, dict[int, list[float]]]] = {}
+        tallies: dict[tuple[str, str], _Counted] = {}
         for key in set(groups) | set(at_risk):
             group, risk = groups[key], at_risk[key]
-            bins = {b: [c - risk.bins.get(b, [0, 0.0])[0], s - risk.bins.get(b, [0, 0.0])[1]] for b, (c, s) in group.bins.items()}
+            bins = {b: c - risk.bins.get(b, 0) for b, c in group.bins.items()}
             cut, pending = group.cut - risk.cut, risk.cut
             state = self.f.state
             if state is None:
@@ -371,22 +362,20 @@ class Plan:
         )
 
     @staticmethod
-    def _summary(tallies: Iterable[tuple[int, int, int, dict[int, list[float]]]], name: str | None = None) -> Summary:
+    def _summary(tallies: Iterable[_Counted], name: str | None = None) -> Summary:
         issued = cut = risk = 0
-        bins: dict[int, list[float]] = {}
+        bins: dict[int, int] = {}
         for n, c, r, b in tallies:
             issued, cut, risk = issued + n, cut + c, risk + r
-            for bin_, (count, lost) in b.items():
-                cell = bins.setdefault(bin_, [0, 0.0])
-                cell[0] += count
-                cell[1] += lost
+            for bin_, count in b.items():
+                bins[bin_] = bins.get(bin_, 0) + count
         median = _median_hours(bins) if cut else None
         if name is None:
             return Summary(issued=issued, cut_short=cut, median_hours_lost=median, at_risk=risk)
         return Split(issued=issued, cut_short=cut, median_hours_lost=median, at_risk=risk, name=name)
 
-    def _splits(self, tallies: dict[tuple[str, str], tuple[int, int, int, dict[int, list[float]]]], by: int) -> tuple[Split, ...]:
-        grouped: dict[str, list[tuple[int, int, int, dict[int, list[float]]]]] = defaultdict(list)
+    def _splits(self, tallies: dict[tuple[str, str], _Counted], by: int) -> tuple[Split, ...]:
+        grouped: dict[str, list[_Counted]] = defaultdict(list)
         for key, tally in tallies.items():
             grouped[key[by]].append(tally)
         found = [s for s in (self._summary(t, name) for name, t in grouped.items()) if s.issued]
@@ -425,7 +414,7 @@ class Plan:
                 index = day_of(row[0])
                 if index is None:
                     continue
-                bin_, _ = classify(row[4], row[5], row[6])
+                bin_ = classify(row[4], row[5], row[6])[0]
                 links[index] += 1
                 revoked[index] += bin_ == -2
                 cut[index] += bin_ > forgiven

@@ -1,21 +1,24 @@
-"""Audit queries over the issuance log: the Expiry timeline's filters, figures and rows.
+"""Audit queries over the issuance log: the Expiry timeline's figures, rows, version and filter values.
 
-The page must stay fast on a log of a million links, so every filter and
-aggregate runs in SQL, each pass walking one covering index (migration 3) in
-the order it needs, and only small results cross into Python: counts per
-(strategy, issuer) and per day, the middle one or two values of each median,
-and the most recent rows for the chart and the table.
+`figures` reads the rollup (dashboard/store/audit_rollup.py, kept by the
+triggers of dashboard/store/rollup.py) whenever it can answer, so a rerun
+costs about the same on any size of log. A key prefix, a ticket, and the
+live and expired states are counted from the links themselves (`counted`):
+a prefix through the (bucket, key) index, a ticket through its own, the
+states over the window's links, walking a covering index (migration 3) in
+the order each pass needs.
 
-The definitions are `dashboard.expiry`'s, written once here in SQL: a link
-*loses* (nominal - real) seconds; it is *cut short* when it has stopped
-working, not by revocation, having lost more than the filter's tolerance,
-and it stays so after its nominal expiry; a live link that is going to be
-cut short is *at risk*; a link that stopped having lost no more than the
-tolerance is *expired*. Its state at a moment is `state_at(..., at_risk=True)`
-of the Expiry it has once its revocation, if any, is taken into account.
-Times are REAL epoch seconds and the SQL avoids SQLite's date functions, so
-a PostgreSQL backend can run the same statements. Every statement goes
-through `_query` (or `_queries`, several on one connection).
+The definitions are `dashboard.expiry`'s, written once here in SQL (and
+mirrored by `rollup.classify`): a link *loses* (nominal - real) seconds;
+it is *cut short* when it has stopped working, not by revocation, having
+lost more than the filter's tolerance, and it stays so after its nominal
+expiry; a live link that is going to be cut short is *at risk*; a link that
+stopped having lost no more than the tolerance is *expired*. Its state at a
+moment is `state_at(..., at_risk=True)` of the Expiry it has once its
+revocation, if any, is taken into account. Times are REAL epoch seconds and
+the SQL avoids date functions, so PostgreSQL can run the same statements.
+Every statement goes through `_snapshot` (`_query`, `_queries`): one read
+transaction per batch.
 """
 
 from __future__ import annotations
@@ -48,9 +51,11 @@ __all__ = [
     "buckets",
     "by_issuer",
     "by_strategy",
+    "counted",
     "cut_short_per_day",
     "figures",
     "issuers",
+    "prefix_end",
     "rows",
     "strategies",
     "summary",
@@ -251,17 +256,17 @@ def _summary(log: IssuanceLog, f: AuditFilter, counts: list[_Counts]) -> Summary
 
 
 def summary(log: IssuanceLog, f: AuditFilter) -> Summary:
-    """Links issued, how many are cut short and at risk, and the median hours the cut-short ones lost."""
+    """Links issued, how many are cut short and at risk, and the median hours the cut-short ones lost (from the links, exactly)."""
     return _summary(log, f, _group_counts(log, f))
 
 
 def by_strategy(log: IssuanceLog, f: AuditFilter) -> tuple[Split, ...]:
-    """The headline figures per strategy, most links first."""
+    """The headline figures per strategy, most links first (from the links, exactly)."""
     return _splits(log, f, _rolled(_group_counts(log, f), 0), "strategy")
 
 
 def by_issuer(log: IssuanceLog, f: AuditFilter) -> tuple[Split, ...]:
-    """The headline figures per issuer, most links first."""
+    """The headline figures per issuer, most links first (from the links, exactly)."""
     return _splits(log, f, _rolled(_group_counts(log, f), 1), "issuer")
 
 

@@ -44,18 +44,19 @@ except LogError as exc:
     fail(str(exc))
 
 bound = {"bind": "query-params"}
+wrapped = {"wrap": True}  # every option visible, on two rows if need be (a scrolled-off "1,000" is no choice)
 with st.container(border=True):
     when, state, size = st.columns([3.2, 2.6, 1.2])
-    window = when.segmented_control("Issued", [*audit.WINDOWS, audit.CUSTOM], default=audit.DEFAULT_WINDOW, key="window", **bound)
+    window = when.segmented_control("Issued", [*audit.WINDOWS, audit.CUSTOM], default=audit.DEFAULT_WINDOW, key="window", **bound, **wrapped)
     dates = when.date_input("From – to (your time zone)", value=audit.default_dates(tz), key="dates", **bound) if window == audit.CUSTOM else ()
-    status = state.segmented_control("State now", list(audit.STATE_LABELS.values()), key="state", help="Leave unselected for every state.", **bound)
+    status = state.segmented_control("State now", list(audit.STATE_LABELS.values()), key="state", help="Leave unselected for every state.", **bound, **wrapped)
     who, how, where, prefix, ticket = st.columns([2, 2, 2, 2, 1.4])
     issuers = who.multiselect("Issuer", choices.issuers, key="issuer", placeholder="Everyone", **bound)
     strategies = how.multiselect("Strategy", choices.strategies, key="strategy", placeholder="All strategies", **bound)
     bucket = where.selectbox("Bucket", choices.buckets, index=None, key="bucket", placeholder="All buckets", **bound)
     prefix = prefix.text_input("Key prefix", key="prefix", placeholder="customers/acme/", **bound)
     ticket = ticket.text_input("Ticket", key="ticket", placeholder="TCK-1042", **bound)
-    limit = size.segmented_control("Links charted", audit.CHART_SIZES, default=audit.DEFAULT_CHART_SIZE, key="links", format_func=lambda n: f"{n:,}", **bound)
+    limit = size.segmented_control("Links charted", audit.CHART_SIZES, default=audit.DEFAULT_CHART_SIZE, key="links", format_func=lambda n: f"{n:,}", **bound, **wrapped)
 
 try:
     f = audit.build_filter(window=window or audit.DEFAULT_WINDOW, dates=tuple(dates), tz=tz, strategies=strategies, issuers=issuers,

@@ -2,28 +2,30 @@
 
 The page reads its widgets, turns them into one `AuditFilter` here, and gets
 back one `Timeline` with everything it renders. The counting happens in SQL
-(dashboard/store/audit.py); this module only picks the time window, names
-the states the way people say them and shapes DataFrames with typed columns.
-No Streamlit, so the command line and tests call it the same way.
+(dashboard/store/audit.py); this module picks the time window and the moment
+states are taken at, names the states the way people say them and shapes
+DataFrames with typed columns. No Streamlit, so the command line and tests
+call it the same way.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 import pandas as pd
 
-from dashboard.expiry import State, iso_z
-from dashboard.timefmt import viewer_zone
+from dashboard import timefmt
+from dashboard.expiry import CUT_SHORT_TOLERANCE, State, iso_z
+from dashboard.safetext import csv_frame
+from dashboard.store import rollup
 from dashboard.store.audit import (
     AUDIT_STATES,
     AuditFilter,
     AuditRow,
     DayShare,
+    LogVersion,
     Split,
     Summary,
     buckets,
@@ -31,7 +33,9 @@ from dashboard.store.audit import (
     issuers,
     rows,
     strategies,
+    version,
 )
+from dashboard.timefmt import viewer_zone
 
 if TYPE_CHECKING:
     from dashboard.store import IssuanceLog
@@ -42,9 +46,11 @@ __all__ = [
     "DEFAULT_CHART_SIZE",
     "DEFAULT_WINDOW",
     "EXPORT_LIMIT",
+    "MEDIAN_HELP",
     "STATE_LABELS",
     "WINDOWS",
     "AuditFilter",
+    "LogVersion",
     "Options",
     "Timeline",
     "build_filter",
@@ -52,12 +58,14 @@ __all__ = [
     "export_csv",
     "hours",
     "inspect_link",
+    "moment",
     "options",
     "per_day_frame",
     "percent",
     "rows_frame",
     "splits_frame",
     "timeline",
+    "version",
     "viewer_zone",
 ]
 
@@ -77,9 +85,15 @@ CHART_SIZES = (100, 300, 1000)
 DEFAULT_CHART_SIZE = 300
 #: The CSV holds at most this many links (the most recent), made on click.
 EXPORT_LIMIT = 100_000
+#: What the median card means, for its help text.
+MEDIAN_HELP = (
+    "The middle of the hours the cut-short links lost: half of them lost less, half more. Read from a histogram of "
+    f"lost time, so within {rollup.MEDIAN_ERROR:.0%} of the exact median (or a minute, below one)."
+)
 #: States as people say them, in the order the page offers them.
 STATE_LABELS: dict[State, str] = {
     State.LIVE: "live",
+    State.AT_RISK: "at risk",
     State.CUT_SHORT: "cut short",
     State.EXPIRED: "expired",
     State.REVOKED: "revoked",
@@ -88,8 +102,21 @@ assert tuple(STATE_LABELS) == AUDIT_STATES
 
 
 def _now() -> datetime:
-    # Rounded down to the minute, so reruns within a minute share cached results.
-    return datetime.now(UTC).replace(second=0, microsecond=0)
+    return datetime.now(UTC)
+
+
+def moment(log_version: LogVersion, wall: datetime | None = None) -> datetime:
+    """The moment the figures take states at: the wall clock to the minute, never before the newest link.
+
+    Rounding lets reruns within a minute share cached figures; the newest
+    link's issue time keeps a link issued seconds ago from reading as "not
+    yet valid". Together with the log's version it is the cache key, so a
+    new link is counted the moment it is issued.
+    """
+    at = (wall or _now()).astimezone(UTC).replace(second=0, microsecond=0)
+    if log_version.newest_issued_at is not None:
+        at = max(at, datetime.fromtimestamp(log_version.newest_issued_at, tz=UTC))
+    return at
 
 
 def build_filter(
@@ -103,6 +130,7 @@ def build_filter(
     prefix: str = "",
     ticket: str = "",
     state: str | None = None,
+    tolerance: timedelta = CUT_SHORT_TOLERANCE,
     now: datetime | None = None,
 ) -> AuditFilter:
     """The filter the widgets describe.
@@ -129,9 +157,10 @@ def build_filter(
         strategies=tuple(strategies),
         issuers=tuple(issuers),
         bucket=bucket or None,
-        prefix=prefix.strip(),
-        ticket=ticket,
+        prefix=(prefix or "").strip(),
+        ticket=ticket or "",
         state=(named.get(state) or State(state)) if state else None,
+        tolerance=tolerance,
     )
 
 
@@ -184,7 +213,7 @@ def timeline(log: IssuanceLog, f: AuditFilter, tz: tzinfo = UTC, limit: int = DE
         by_strategy=counted.by_strategy,
         by_issuer=counted.by_issuer,
         per_day=counted.per_day,
-        rows=tuple(rows(log, f, limit)),
+        rows=tuple(rows(log, f, limit, matching=counted.summary.issued)),
     )
 
 
@@ -200,7 +229,7 @@ def hours(value: float | None) -> str:
 
 
 def splits_frame(splits: tuple[Split, ...], name: str) -> pd.DataFrame:
-    """One row per strategy or issuer: links, cut short, share (percent, 0–100) and median hours lost (words)."""
+    """One row per strategy or issuer: links, cut short, share (percent, 0–100), median hours lost (words), at risk."""
     return pd.DataFrame(
         {
             name: [s.name for s in splits],
@@ -208,8 +237,9 @@ def splits_frame(splits: tuple[Split, ...], name: str) -> pd.DataFrame:
             "Cut short": [s.cut_short for s in splits],
             "Share cut short": [100 * (s.share or 0.0) for s in splits],
             "Median lost": [hours(s.median_hours_lost) for s in splits],
+            "At risk": [s.at_risk for s in splits],
         },
-        columns=[name, "Links", "Cut short", "Share cut short", "Median lost"],
+        columns=[name, "Links", "Cut short", "Share cut short", "Median lost", "At risk"],
     )
 
 
@@ -238,6 +268,7 @@ def _life_left(row: AuditRow, now: datetime) -> float:
 _ROW_COLUMNS = [
     "Issued",
     "Object",
+    "File",
     "Strategy",
     "Issuer",
     "Ticket",
@@ -251,12 +282,16 @@ _ROW_COLUMNS = [
     "Log id",
     "ends",
     "cut_short",
+    "at_risk",
+    "issued_text",
+    "nominal_text",
+    "ends_text",
 ]
 
 
-def inspect_link(row: AuditRow) -> str | None:
-    """A link to the Inspect page for the row's ticket (relative, so it works under any base path)."""
-    return f"inspect?q={quote(row.ticket)}" if row.ticket else None
+def inspect_link(row: AuditRow) -> str:
+    """The Inspect page for this very link, by its log id (relative, so it works under any base path)."""
+    return f"inspect?id={row.id}"
 
 
 def rows_frame(found: tuple[AuditRow, ...] | list[AuditRow], now: datetime, tz: tzinfo = UTC) -> pd.DataFrame:
@@ -265,12 +300,14 @@ def rows_frame(found: tuple[AuditRow, ...] | list[AuditRow], now: datetime, tz: 
     "Life left" is the percentage of its real life a link still has now.
     "Real expiry" is empty when it cannot be known; ``ends`` is when the
     link stops working for the chart's solid bar (revocation, real expiry,
-    or the nominal one when the real one is unknown).
+    or the nominal one when the real one is unknown). The ``*_text``
+    columns are the same moments in words, local then UTC, for tooltips.
     """
     frame = pd.DataFrame(
         {
             "Issued": [r.issued_at for r in found],
             "Object": [f"s3://{r.bucket}/{r.key}" for r in found],
+            "File": [r.key.rstrip("/").rsplit("/", 1)[-1] or r.key for r in found],
             "Strategy": [r.strategy for r in found],
             "Issuer": [r.issuer for r in found],
             "Ticket": [r.ticket or "" for r in found],
@@ -283,23 +320,38 @@ def rows_frame(found: tuple[AuditRow, ...] | list[AuditRow], now: datetime, tz: 
             "Inspect": [inspect_link(r) for r in found],
             "Log id": [r.id for r in found],
             "ends": [r.ends_at for r in found],
-            "cut_short": [r.cut_short for r in found],
+            "cut_short": [r.state is State.CUT_SHORT for r in found],
+            "at_risk": [r.state is State.AT_RISK for r in found],
+            "issued_text": [timefmt.local_and_utc(r.issued_at, tz) for r in found],
+            "nominal_text": [timefmt.local_and_utc(r.nominal_expires_at, tz) for r in found],
+            "ends_text": [timefmt.local_and_utc(r.ends_at, tz) for r in found],
         },
         columns=_ROW_COLUMNS,
     )
     for column in ("Issued", "Nominal expiry", "Real expiry", "ends"):
-        frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(tz)
+        frame[column] = timefmt.in_zone(frame[column], tz)
     return frame
 
 
-def export_csv(log: IssuanceLog, f: AuditFilter, limit: int = EXPORT_LIMIT) -> str:
-    """The filter's links as CSV, most recent first (at most ``limit``), times ISO 8601 UTC."""
-    out = io.StringIO()
-    pd.DataFrame(
+def export_csv(log: IssuanceLog, f: AuditFilter, tz: tzinfo = UTC, limit: int = EXPORT_LIMIT) -> str:
+    """The filter's links as CSV, most recent first (at most ``limit``).
+
+    Times are ISO 8601 UTC with a ``Z`` and again in the viewer's zone, named
+    in the column header; every text cell goes through `safetext.csv_frame`,
+    so a ticket such as ``=cmd|' /C calc'!A0`` is data in a spreadsheet too.
+    """
+    zone = timefmt.zone_name(tz)
+    found = rows(log, f, limit)
+
+    def local(moment: datetime | None) -> str:
+        return "" if moment is None else moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+    frame = pd.DataFrame(
         [
             {
                 "log_id": r.id,
                 "issued_at": iso_z(r.issued_at),
+                f"issued ({zone})": local(r.issued_at),
                 "issuer": r.issuer,
                 "strategy": r.strategy,
                 "bucket": r.bucket,
@@ -307,14 +359,16 @@ def export_csv(log: IssuanceLog, f: AuditFilter, limit: int = EXPORT_LIMIT) -> s
                 "ticket": r.ticket or "",
                 "state": str(r.state),
                 "nominal_expires_at": iso_z(r.nominal_expires_at),
+                f"nominal expiry ({zone})": local(r.nominal_expires_at),
                 "effective_expires_at": iso_z(r.effective_expires_at) or "",
+                f"real expiry ({zone})": local(r.effective_expires_at),
                 "revoked_at": iso_z(r.revoked_at) or "",
-                "cut_short": r.cut_short,
+                "cut_short": r.state is State.CUT_SHORT,
                 "hours_lost": round(r.hours_lost, 3),
                 "bound_by": r.bound_by,
                 "reason": r.reason,
             }
-            for r in rows(log, f, limit)
+            for r in found
         ]
-    ).to_csv(out, index=False)
-    return out.getvalue()
+    )
+    return str(csv_frame(frame).to_csv(index=False))

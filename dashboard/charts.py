@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import altair as alt
 import pandas as pd
 
+from dashboard import timefmt
 from dashboard.expiry import as_utc
 from dashboard.timefmt import local_and_utc, zone_name
 
@@ -48,71 +49,118 @@ def _height(rows: int) -> int:
     return max(160, min(900, rows * 14))
 
 
-def timeline_chart(frame: pd.DataFrame, now: datetime) -> alt.LayerChart:
+def _wall_clock(values: pd.Series, tz: tzinfo) -> pd.Series:
+    """Moments as the viewer's wall-clock time, written as if UTC (``…Z``).
+
+    Vega-Lite draws times in the *browser's* zone unless told to use UTC.
+    Shifting into the viewer's zone here and drawing on a UTC scale shows
+    exactly the zone the page names, whatever the browser thinks.
+    """
+    shown = pd.to_datetime(values, utc=True).dt.tz_convert(tz).dt.tz_localize(None)
+    return shown.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _at_wall_clock(moment: datetime, tz: tzinfo) -> str:
+    return moment.astimezone(tz).replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+#: Every zoom shows the date with the time, so no tick reads as a bare "06 PM".
+_AXIS_FORMAT = "%d %b %H:%M"
+
+
+def timeline_chart(frame: pd.DataFrame, now: datetime, tz: tzinfo = UTC) -> alt.LayerChart:
     """One row per link, newest at the top, from `dashboard.audit.rows_frame`.
 
     A light bar runs from issue to nominal expiry, a solid bar from issue to
-    when the link really stops working; cut-short links get a dark tick where
-    they were cut; a dashed rule marks now.
+    when the link really stops working; a dark tick marks where a cut-short
+    link was cut, a hollow one where an at-risk link will be; a dashed rule
+    marks now. Clicking a bar opens Inspect on that link. Times are the
+    viewer's (``tz``, named under the axis); tooltips say them locally and in
+    UTC, and every text in them is data (Vega's tooltip escapes it).
     """
     data = frame.assign(row=range(len(frame)))
     now_ts = pd.Timestamp(now)
     start = data["Issued"].min() if len(data) else now_ts - timedelta(days=1)
     latest = data["Nominal expiry"].max() if len(data) else now_ts
     end = min(max(latest, now_ts), now_ts + HORIZON)
-    x_scale = alt.Scale(domain=[start.isoformat(), (end + (end - start) * 0.02).isoformat()])
+    pad = (end - start) * 0.03
+    for column in ("Issued", "Nominal expiry", "ends"):
+        data[column] = _wall_clock(data[column], tz)
+    x_scale = alt.Scale(type="utc", domain=[_at_wall_clock(start.to_pydatetime(), tz), _at_wall_clock((end + pad).to_pydatetime(), tz)])
+    # utcFormat in a label expression, not format/formatType: Streamlit's Vega drops a "utc" formatType
+    # back to its zoom-dependent default ("06 PM"), which loses the date.
+    axis = alt.Axis(labelExpr=f"utcFormat(datum.value, '{_AXIS_FORMAT}')", labelOverlap=True, orient="top", grid=True, gridOpacity=0.4, labelFlush=True)
     y = alt.Y("row:O", axis=None, title=None)
-    color = alt.Color("Strategy:N", scale=strategy_scale(tuple(data["Strategy"].unique())), legend=alt.Legend(orient="top", title=None, symbolOpacity=1))
+    color = alt.Color(
+        "Strategy:N",
+        scale=strategy_scale(tuple(data["Strategy"].unique())),
+        legend=alt.Legend(orient="bottom", direction="horizontal", columns=3, title=None, symbolOpacity=1, labelLimit=120),
+    )
     tooltip = [
         alt.Tooltip("Object:N"),
         alt.Tooltip("Strategy:N"),
         alt.Tooltip("Issuer:N"),
         alt.Tooltip("Ticket:N"),
         alt.Tooltip("State:N"),
-        alt.Tooltip("Issued:T", format=_TIME_FORMAT),
-        alt.Tooltip("Nominal expiry:T", format=_TIME_FORMAT),
-        alt.Tooltip("ends:T", title="Stops working", format=_TIME_FORMAT),
+        alt.Tooltip("issued_text:N", title="Issued"),
+        alt.Tooltip("nominal_text:N", title="Nominal expiry"),
+        alt.Tooltip("ends_text:N", title="Stops working"),
         alt.Tooltip("Hours lost:Q", format=".1f"),
         alt.Tooltip("Why:N"),
+        alt.Tooltip("Log id:Q", format="d", title="Log id (click: Inspect)"),
     ]
-    base = alt.Chart(data).encode(y=y, color=color, tooltip=tooltip)
-    nominal = base.mark_bar(opacity=0.35, clip=True).encode(
-        x=alt.X("Issued:T", scale=x_scale, title=None, axis=alt.Axis(labelOverlap=True, orient="top", grid=True, gridOpacity=0.4)),
-        x2="Nominal expiry:T",
+    base = alt.Chart(data).encode(y=y, color=color, tooltip=tooltip, href=alt.Href("Inspect:N"))
+    x_title = f"Your time zone: {timefmt.zone_name(tz)}"
+    nominal = base.mark_bar(opacity=0.35, clip=True, cursor="pointer").encode(
+        x=alt.X("Issued:T", scale=x_scale, title=x_title, axis=axis), x2="Nominal expiry:T"
     )
-    real = base.mark_bar(clip=True).encode(x=alt.X("Issued:T", scale=x_scale), x2="ends:T")
+    real = base.mark_bar(clip=True, cursor="pointer").encode(x=alt.X("Issued:T", scale=x_scale, title=x_title, axis=axis), x2="ends:T")
     cut = (
         alt.Chart(data)
         .transform_filter(alt.datum.cut_short)
         .mark_tick(color=_CUT_MARK, thickness=2, clip=True)
-        .encode(x=alt.X("ends:T", scale=x_scale), y=y, tooltip=tooltip)
+        .encode(x=alt.X("ends:T", scale=x_scale, title=x_title, axis=axis), y=y, tooltip=tooltip, href=alt.Href("Inspect:N"))
     )
-    rule_data = pd.DataFrame({"now": [now_ts.isoformat()], "label": ["now"]})
-    rule = alt.Chart(rule_data).mark_rule(color="#555", strokeDash=[4, 3]).encode(x=alt.X("now:T", scale=x_scale))
+    risk = (
+        alt.Chart(data)
+        .transform_filter(alt.datum.at_risk)
+        .mark_tick(color=_CUT_MARK, thickness=1, opacity=0.6, strokeDash=[2, 2], clip=True)
+        .encode(x=alt.X("ends:T", scale=x_scale, title=x_title, axis=axis), y=y, tooltip=tooltip, href=alt.Href("Inspect:N"))
+    )
+    rule_data = pd.DataFrame({"now": [_at_wall_clock(now, tz)], "label": ["now"]})
+    at_now = alt.X("now:T", scale=x_scale, title=x_title, axis=axis)
+    rule = alt.Chart(rule_data).mark_rule(color="#555", strokeDash=[4, 3]).encode(x=at_now)
     label = (
         alt.Chart(rule_data)
         .mark_text(align="left", dx=4, dy=-4, baseline="bottom", color="#555", fontSize=11)
-        .encode(x=alt.X("now:T", scale=x_scale), y=alt.value(0), text="label:N")
+        .encode(x=at_now, y=alt.value(0), text="label:N")
     )
-    return alt.LayerChart(layer=[nominal, real, cut, rule, label], height=_height(len(data)))
+    return alt.LayerChart(layer=[nominal, real, cut, risk, rule, label], height=_height(len(data)))
 
 
 def cut_short_per_day_chart(frame: pd.DataFrame) -> alt.Chart:
     """Share of links cut short per day, from `dashboard.audit.per_day_frame`.
 
     Days are calendar days in the viewer's zone already, so they are drawn
-    as UTC dates: a browser west of Greenwich must not shift them a day back.
+    as UTC dates (a browser west of Greenwich must not shift them a day
+    back), on a band per day so the first and last bars are whole. The bars
+    are red: a share cut short is a bad figure, never the brand's green.
     """
     return (
         alt.Chart(frame)
         .mark_bar(color=STRATEGY_COLORS["ambient"], opacity=0.85)
         .encode(
-            x=alt.X("day:T", timeUnit="utcyearmonthdate", title=None, axis=alt.Axis(format="%d %b", labelOverlap=True)),
+            x=alt.X(
+                "day:O",
+                title=None,
+                sort="ascending",
+                axis=alt.Axis(labelExpr="utcFormat(toDate(datum.value + 'T00:00:00Z'), '%d %b')", labelOverlap=True, labelAngle=0),
+            ),
             y=alt.Y("share:Q", title="Cut short", axis=alt.Axis(format="%", tickCount=3), scale=alt.Scale(domain=[0, 1])),
             tooltip=[
-                alt.Tooltip("day:T", timeUnit="utcyearmonthdate", title="Day", format="%a %d %b %Y"),
+                alt.Tooltip("day:N", title="Day (your time zone)"),
                 alt.Tooltip("issued:Q", title="Links issued", format=","),
-                alt.Tooltip("cut_short:Q", title="Cut short", format=","),
+                alt.Tooltip("cut_short:Q", title="Cut short now", format=","),
                 alt.Tooltip("share:Q", title="Share cut short", format=".0%"),
             ],
         )

@@ -38,6 +38,7 @@ SETTINGS_DOC: tuple[tuple[str, str, str], ...] = (
     ("SHAREDESK_CLOUDFRONT_PRIVATE_KEY", "", "PEM private key (or SHAREDESK_CLOUDFRONT_PRIVATE_KEY_FILE, a path)."),
     ("SHAREDESK_CLOUDFRONT_MAX_DAYS", "365", "Longest lifetime the desk signs CloudFront links for."),
     ("SHAREDESK_SIGNATURE_AGE_CAP", "", "A bucket policy's `s3:signatureAge` cap, e.g. `12h`, so previews respect it."),
+    ("SHAREDESK_CUT_SHORT_TOLERANCE", "5m", "How early a link may die and still count as having run its course, not cut short: `0`, `1m`, `2m`, `5m`, `10m`, `15m`, `30m` or `1h`."),
     ("SHAREDESK_DATABASE_URL / DATABASE_URL", "state dir", "Issuance log: a SQLite file (a path, `sqlite:///relative` or `sqlite:////absolute`) or PostgreSQL (`postgresql://user:password@host:5432/db`); in-memory locations and any other scheme are refused."),
     ("SHAREDESK_STATE_DIR", "~/.local/state/share-desk", "Where the default log and the demo's server record live."),
     ("SHAREDESK_PUBLIC_BASE_URL", "desk address", "Public base URL of stable links (`<base>/s/<token>`): an `http://` or `https://` address with a host."),
@@ -82,6 +83,7 @@ class Settings:
     cloudfront_private_key: str | None = field(default=None, repr=False)
     cloudfront_max_days: int = 365
     signature_age_cap_seconds: int | None = None
+    cut_short_tolerance_seconds: int = 300
     database_url: str = ""
     state_dir: Path = Path("~/.local/state/share-desk").expanduser()
     public_base_url: str | None = None
@@ -131,6 +133,7 @@ class Settings:
                 ) from None
 
         age_cap = lookup.get("SHAREDESK_SIGNATURE_AGE_CAP")
+        tolerance = lookup.get("SHAREDESK_CUT_SHORT_TOLERANCE")
         return cls(
             demo=demo,
             region=lookup.get("AWS_REGION") or lookup.get("AWS_DEFAULT_REGION") or "us-east-1",
@@ -148,6 +151,7 @@ class Settings:
             cloudfront_private_key=private_key or None,
             cloudfront_max_days=lookup.integer("SHAREDESK_CLOUDFRONT_MAX_DAYS", 365, low=1, high=3650),
             signature_age_cap_seconds=_duration_seconds("SHAREDESK_SIGNATURE_AGE_CAP", age_cap) if age_cap else None,
+            cut_short_tolerance_seconds=_tolerance_seconds(tolerance) if tolerance else 300,
             database_url=database_url,
             state_dir=state_dir,
             public_base_url=_public_base_url(lookup.get("SHAREDESK_PUBLIC_BASE_URL")),
@@ -222,6 +226,26 @@ def _duration_seconds(name: str, text: str) -> int:
         return int(parse_duration(text).total_seconds())
     except DurationError as exc:
         raise SettingsError(f"{name}: {exc}") from None
+
+
+def _tolerance_seconds(text: str) -> int:
+    """SHAREDESK_CUT_SHORT_TOLERANCE as seconds: zero or one of the durations the audit counts exactly."""
+    from dashboard.expiry import CUT_SHORT_TOLERANCES
+
+    allowed = [int(t.total_seconds()) for t in CUT_SHORT_TOLERANCES]
+    words = "0, 1m, 2m, 5m, 10m, 15m, 30m or 1h"
+    cleaned = text.strip().lower()
+    seconds = 0 if cleaned in ("0", "0s", "0m", "none") else None
+    if seconds is None:
+        from dashboard.durations import DurationError, parse_duration
+
+        try:
+            seconds = int(parse_duration(cleaned).total_seconds())
+        except DurationError:
+            seconds = -1
+    if seconds not in allowed:
+        raise SettingsError(f"SHAREDESK_CUT_SHORT_TOLERANCE is {text.strip()!r}: set it to {words}.")
+    return seconds
 
 
 class _Lookup:

@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from dashboard.durations import format_duration
 
 __all__ = [
+    "CUT_SHORT_TOLERANCE",
+    "CUT_SHORT_TOLERANCES",
     "MAX_SIGV4_EXPIRES",
     "MIN_SIGV4_EXPIRES",
     "BoundBy",
@@ -47,6 +49,16 @@ __all__ = [
 
 MAX_SIGV4_EXPIRES = 604800  # seconds, 7 days: S3 refuses longer X-Amz-Expires
 MIN_SIGV4_EXPIRES = 1
+#: How much of its promise a link may lose and still count as having run its
+#: course: a 12 h link that dies 87 s early (a credential refresh a moment
+#: before signing) is not what a customer calls "cut short". The desk's
+#: setting SHAREDESK_CUT_SHORT_TOLERANCE overrides it (dashboard/config.py).
+CUT_SHORT_TOLERANCE = timedelta(minutes=5)
+#: The tolerances a desk may choose. The audit's rollup keeps lost time in
+#: bins whose edges include each of these, so its cut-short counts are exact.
+CUT_SHORT_TOLERANCES: tuple[timedelta, ...] = tuple(
+    timedelta(seconds=s) for s in (0, 60, 120, 300, 600, 900, 1800, 3600)
+)
 
 
 class BoundBy(enum.StrEnum):
@@ -68,13 +80,24 @@ class CredentialKind(enum.StrEnum):
 
 
 class State(enum.StrEnum):
-    """What a link does when opened at a given moment."""
+    """What a link does when opened at a given moment.
+
+    ``AT_RISK`` is a live link that is going to be cut short; `state_at` gives
+    it only when asked (``at_risk=True``), because the SPEC's JSON contract
+    knows five states: there it reads as ``live`` (`contract`).
+    """
 
     LIVE = "live"
+    AT_RISK = "at-risk"
     EXPIRED = "expired"
     CUT_SHORT = "cut-short"
     REVOKED = "revoked"
     NOT_YET_VALID = "not-yet-valid"
+
+    @property
+    def contract(self) -> State:
+        """The state as the SPEC's outputs name it (``inspect --json``): at-risk is live."""
+        return State.LIVE if self is State.AT_RISK else self
 
 
 class LifetimeError(ValueError):
@@ -221,18 +244,25 @@ class Expiry:
     effective_expires_at: datetime | None  # None only when temporary credentials with unknown expiry signed it
     bound_by: BoundBy
     reason: str  # one sentence a support agent understands
-
-    @property
-    def cut_short(self) -> bool:
-        """True when the link dies before the lifetime the issuer asked for."""
-        return self.effective_expires_at is not None and self.effective_expires_at < self.nominal_expires_at
+    tolerance: timedelta = CUT_SHORT_TOLERANCE  # what `cut_short` forgives
 
     @property
     def lost(self) -> timedelta:
-        """How much of the asked lifetime the link never gets (zero when not cut short or unknown)."""
-        if self.effective_expires_at is None or not self.cut_short:
+        """How much of the asked lifetime the link never gets, whatever ends it (zero when unknown)."""
+        if self.effective_expires_at is None or self.effective_expires_at >= self.nominal_expires_at:
             return timedelta(0)
         return self.nominal_expires_at - self.effective_expires_at
+
+    @property
+    def cut_short(self) -> bool:
+        """True when something other than a revocation ends the link more than ``tolerance`` early.
+
+        The one meaning of "cut short" on every page and in the audit's SQL
+        (dashboard/store/audit.py): a revoked link was withdrawn, not cut, and
+        a link that loses no more than the tolerance ran its course. Whether
+        it *is* cut short yet, or only going to be, is `state_at`'s answer.
+        """
+        return self.bound_by is not BoundBy.REVOKED and self.effective_expires_at is not None and self.lost > self.tolerance
 
 
 def _credential_expiry(credentials: CredentialFacts) -> datetime | None:
@@ -299,8 +329,11 @@ def _noted(sentence: str, credentials: CredentialFacts) -> str:
     return f"{sentence[:-1]}: {credentials.note}."
 
 
-def compute(facts: SigningFacts) -> Expiry:
+def compute(facts: SigningFacts, *, tolerance: timedelta = CUT_SHORT_TOLERANCE) -> Expiry:
     """Work out when a link really stops working and why.
+
+    ``tolerance`` is carried on the answer for `Expiry.cut_short` and
+    `state_at`; it does not change when the link ends.
 
     The earliest candidate wins; ties go to the first in the order nominal,
     credentials, signature age, maximum lifetime, revocation, so a link is
@@ -351,23 +384,30 @@ def compute(facts: SigningFacts) -> Expiry:
                     f"at any time before its nominal expiry at {_when(nominal)}.",
                     credentials,
                 ),
+                tolerance=tolerance,
             )
         reason = _reason(facts, bound, effective, nominal)
         reason = (
             f"{reason[:-1]}, or sooner if {credentials.label} {_verb(credentials.label, 'expire', 'expires')} first "
             f"({_verb(credentials.label, 'their', 'its')} expiry is not visible)."
         )
-        return Expiry(signed, nominal, effective, bound, reason)
+        return Expiry(signed, nominal, effective, bound, reason, tolerance)
 
-    return Expiry(signed, nominal, effective, bound, _reason(facts, bound, effective, nominal))
+    return Expiry(signed, nominal, effective, bound, _reason(facts, bound, effective, nominal), tolerance)
 
 
-def state_at(expiry: Expiry, at: datetime) -> State:
+def state_at(expiry: Expiry, at: datetime, *, at_risk: bool = False) -> State:
     """What the link does when opened at ``at``.
 
-    States only move forward in time: not yet valid, live, then cut short,
-    revoked or expired. A revoked link stays "revoked" after its nominal
-    expiry because that is the more useful thing to tell a customer.
+    States only move forward in time: not yet valid, live, then one of cut
+    short, revoked or expired, for good. *Cut short* means the link has
+    stopped working, not by revocation, having lost more than the
+    tolerance (`Expiry.cut_short`), and it stays cut short after its nominal
+    expiry passes: the promise was broken either way. A link that loses no
+    more than the tolerance is *expired* once it stops. A revoked link stays
+    "revoked", the more useful thing to tell a customer. With ``at_risk``, a
+    live link that is going to be cut short is `State.AT_RISK` instead of
+    live; without it (the default) every answer is one of the SPEC's five.
     """
     at = as_utc(at)
     effective = expiry.effective_expires_at
@@ -376,12 +416,10 @@ def state_at(expiry: Expiry, at: datetime) -> State:
     if effective is None:
         return State.LIVE if at < expiry.nominal_expires_at else State.EXPIRED
     if at < effective:
-        return State.LIVE
+        return State.AT_RISK if at_risk and expiry.cut_short else State.LIVE
     if expiry.bound_by is BoundBy.REVOKED:
         return State.REVOKED
-    if at < expiry.nominal_expires_at:
-        return State.CUT_SHORT
-    return State.EXPIRED
+    return State.CUT_SHORT if expiry.cut_short else State.EXPIRED
 
 
 def validate_sigv4_expires(seconds: int | float | timedelta) -> int:

@@ -1,8 +1,9 @@
 """The Expiry timeline's queries: SQL figures equal a plain Python count over the same links.
 
 The reference here reads every link and judges it with the expiry model
-itself (`compute` with the revocation, then `state_at`), so the SQL's
-definitions of "cut short" and of each state cannot drift from the model.
+itself (`compute` with the revocation and the filter's tolerance, then
+`state_at(..., at_risk=True)`), so the SQL's definitions of "cut short", "at
+risk" and of each state cannot drift from the model.
 """
 
 from __future__ import annotations
@@ -22,14 +23,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 from dashboard import audit, charts
-from dashboard.expiry import Caps, CredentialFacts, CredentialKind, SigningFacts, State, compute, state_at
+from dashboard.expiry import CUT_SHORT_TOLERANCE, CUT_SHORT_TOLERANCES, Caps, CredentialFacts, CredentialKind, SigningFacts, State, compute, state_at
 from dashboard.store import IssuanceLog, LogEntry, NewLink, fingerprint
 from dashboard.store import audit as queries
-from dashboard.store.audit import AUDIT_STATES, AuditFilter, bulk_fill
+from dashboard.store.audit import AUDIT_STATES, AuditFilter
+from dashboard.store import audit_rollup, rollup, synthetic
+from dashboard.store.synthetic import bulk_fill
 from tests.postgres_server import fresh_schema_url
 
 NOW = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)  # a Sunday: New York moved its clocks two weeks before
 NEW_YORK = ZoneInfo("America/New_York")
+KOLKATA = ZoneInfo("Asia/Kolkata")  # UTC+5:30
 MINUTE = timedelta(minutes=1)
 STRATEGIES = ("ambient", "role-session", "iam-user", "cloudfront", "stable")
 ISSUERS = ("alice", "bob", "chen")
@@ -128,9 +132,12 @@ def logged(specs: list[Spec]) -> tuple[IssuanceLog, dict[int, Spec]]:
     return log, {entry.id: spec for entry, spec in zip(entries, specs)}
 
 
-def state_now(spec: Spec, now: datetime) -> State:
-    """The model's own answer: the expiry with the revocation, judged at ``now``."""
-    return state_at(compute(spec.facts(revoked=True)), now)
+def state_now(spec: Spec, now: datetime, tolerance: timedelta = CUT_SHORT_TOLERANCE) -> State:
+    """The model's own answer: the expiry with the revocation and the tolerance, judged at ``now``.
+
+    A link signed after ``now`` (a replica's clock ahead) counts as what it is first.
+    """
+    return state_at(compute(spec.facts(revoked=True), tolerance=tolerance), max(now, spec.issued_at), at_risk=True)
 
 
 def matches(entry: LogEntry, spec: Spec, f: AuditFilter) -> bool:
@@ -142,13 +149,11 @@ def matches(entry: LogEntry, spec: Spec, f: AuditFilter) -> bool:
         and (f.bucket is None or entry.bucket == f.bucket)
         and entry.key.startswith(f.prefix)
         and (f.ticket is None or entry.ticket == f.ticket)
-        and (f.state is None or state_now(spec, f.now) == f.state)
+        and (f.state is None or state_now(spec, f.now, f.tolerance) == f.state)
     )
 
 
-def lost_seconds(entry: LogEntry) -> float | None:
-    if entry.effective_expires_at is None or entry.effective_expires_at >= entry.nominal_expires_at:
-        return None
+def lost_seconds(entry: LogEntry) -> float:
     return entry.nominal_expires_at.timestamp() - entry.effective_expires_at.timestamp()
 
 
@@ -157,70 +162,104 @@ class Expected:
     issued: int
     cut_short: int
     median_hours_lost: float | None
+    at_risk: int
 
 
-def expected(entries: list[LogEntry]) -> Expected:
-    lost = [s for s in map(lost_seconds, entries) if s is not None]
-    return Expected(len(entries), len(lost), statistics.median(lost) / 3600 if lost else None)
+def expected(entries: list[LogEntry], states: dict[int, State]) -> Expected:
+    lost = [lost_seconds(e) for e in entries if states[e.id] is State.CUT_SHORT]
+    at_risk = sum(states[e.id] is State.AT_RISK for e in entries)
+    return Expected(len(entries), len(lost), statistics.median(lost) / 3600 if lost else None, at_risk)
 
 
-def same(figures: queries.Summary, want: Expected) -> bool:
-    if (figures.issued, figures.cut_short) != (want.issued, want.cut_short):
+def same(figures: queries.Summary, want: Expected, *, binned: bool = False) -> bool:
+    """Counts equal; the median exactly, or (``binned``, from the rollup's histogram) within its stated error."""
+    if (figures.issued, figures.cut_short, figures.at_risk) != (want.issued, want.cut_short, want.at_risk):
         return False
     if want.median_hours_lost is None or figures.median_hours_lost is None:
         return figures.median_hours_lost is want.median_hours_lost
+    if binned:
+        error = max(rollup.MEDIAN_ERROR * want.median_hours_lost, 1 / 60) + 1e-9  # 9 %, or a minute below one
+        return abs(figures.median_hours_lost - want.median_hours_lost) <= error
     return figures.median_hours_lost == pytest.approx(want.median_hours_lost, rel=1e-12, abs=1e-9)
+
+
+def same_figures(got: queries.Figures, want: queries.Figures, *, binned: bool) -> bool:
+    """Two sets of figures alike: every count, and medians exactly or within the rollup's error."""
+
+    def expect(s: queries.Summary) -> Expected:
+        return Expected(s.issued, s.cut_short, s.median_hours_lost, s.at_risk)
+
+    return (
+        same(got.summary, expect(want.summary), binned=binned)
+        and [s.name for s in got.by_strategy] == [s.name for s in want.by_strategy]
+        and [s.name for s in got.by_issuer] == [s.name for s in want.by_issuer]
+        and all(same(g, expect(w), binned=binned) for g, w in zip(got.by_strategy + got.by_issuer, want.by_strategy + want.by_issuer))
+        and got.per_day == want.per_day
+    )
 
 
 def check(log: IssuanceLog, specs: dict[int, Spec], f: AuditFilter, tz=NEW_YORK) -> None:
     """Every query of the timeline against the reference, for one filter."""
     everything = log.recent(10_000)
     hits = [e for e in everything if matches(e, specs[e.id], f)]
+    states = {e.id: state_now(specs[e.id], f.now, f.tolerance) for e in hits}
 
-    assert same(queries.summary(log, f), expected(hits))
+    assert same(queries.summary(log, f), expected(hits, states))
     for column, splits in (("strategy", queries.by_strategy(log, f)), ("issuer", queries.by_issuer(log, f))):
         groups: dict[str, list[LogEntry]] = {}
         for e in hits:
             groups.setdefault(getattr(e, column), []).append(e)
         assert {s.name for s in splits} == set(groups)
         for split in splits:
-            assert same(split, expected(groups[split.name])), (column, split.name)
+            assert same(split, expected(groups[split.name], states)), (column, split.name)
         assert [s.issued for s in splits] == sorted((s.issued for s in splits), reverse=True)
     per_day = Counter(e.issued_at.astimezone(tz).date() for e in hits)
-    cut_per_day = Counter(e.issued_at.astimezone(tz).date() for e in hits if lost_seconds(e) is not None)
+    cut_per_day = Counter(e.issued_at.astimezone(tz).date() for e in hits if states[e.id] is State.CUT_SHORT)
     days = queries.cut_short_per_day(log, f, tz)
     assert [(d.day, d.issued, d.cut_short) for d in days] == [(day, per_day[day], cut_per_day[day]) for day in sorted(per_day)]
 
-    # All at once, by (strategy, issuer, day) cells and by the two plain passes alike.
+    # All at once, from the links: by (strategy, issuer, day) cells and by the two plain passes alike.
     alone = queries.Figures(queries.summary(log, f), queries.by_strategy(log, f), queries.by_issuer(log, f), tuple(days))
     for links_per_cell in (0, 10**9):  # cell by cell, and by two passes
         with patch.object(queries, "_LINKS_PER_CELL", links_per_cell):
-            assert queries.figures(log, f, tz) == alone
+            assert queries.counted(log, f, tz) == alone
+    # And from the rollup, wherever it serves: the same counts, medians within its error;
+    # also for a zone whose midnight falls on a half hour (the hour cells' edges are read link by link).
+    rolled = queries.figures(log, f, tz)
+    assert same_figures(rolled, alone, binned=audit_rollup.servable(f)), (rolled, alone)
+    assert same_figures(queries.figures(log, f, KOLKATA), queries.counted(log, f, KOLKATA), binned=audit_rollup.servable(f))
 
     newest = sorted(hits, key=lambda e: (e.issued_at, e.id), reverse=True)
     for limit in (0, 3, 10_000):
         found = queries.rows(log, f, limit)
         assert [r.id for r in found] == [e.id for e in newest[:limit]]
-        assert all(r.state == state_now(specs[r.id], f.now) for r in found)
-        assert all(r.cut_short == (lost_seconds(e) is not None) for r, e in zip(found, newest))
+        assert all(r.state == state_now(specs[r.id], f.now, f.tolerance) for r in found)
+        model = {r.id: compute(specs[r.id].facts(revoked=True), tolerance=f.tolerance) for r in found}
+        assert all(r.cut_short == model[r.id].cut_short for r in found)
 
 
 # --- hypothesis: any links, any filter ------------------------------------------------
 
-specs = hs.builds(
-    Spec,
-    issued_ago=hs.integers(1, 45 * 24 * 60),
-    strategy=hs.sampled_from(STRATEGIES),
-    issuer=hs.sampled_from(ISSUERS),
-    bucket=hs.sampled_from(("b-one", "b-two")),
-    key=hs.sampled_from(KEYS),
-    ticket=hs.sampled_from(TICKETS),
-    lifetime=hs.integers(1, 10 * 24 * 60),
-    credentials_in=hs.none() | hs.integers(-60, 3 * 24 * 60),
-    revoked_after=hs.none() | hs.integers(0, 12 * 24 * 60),
-)
+@hs.composite
+def specs(draw) -> Spec:
+    lifetime = draw(hs.integers(1, 10 * 24 * 60))
+    # Credentials that end anywhere, or a few minutes either side of a tolerance before the promise.
+    near = hs.sampled_from([int(t.total_seconds() // 60) + d for t in CUT_SHORT_TOLERANCES for d in (-1, 0, 1)]).map(lambda lost: lifetime - lost)
+    return Spec(
+        issued_ago=draw(hs.integers(1, 45 * 24 * 60)),
+        strategy=draw(hs.sampled_from(STRATEGIES)),
+        issuer=draw(hs.sampled_from(ISSUERS)),
+        bucket=draw(hs.sampled_from(("b-one", "b-two"))),
+        key=draw(hs.sampled_from(KEYS)),
+        ticket=draw(hs.sampled_from(TICKETS)),
+        lifetime=lifetime,
+        credentials_in=draw(hs.none() | hs.integers(-60, 3 * 24 * 60) | near),
+        revoked_after=draw(hs.none() | hs.integers(0, 12 * 24 * 60)),
+    )
+
 filters = hs.builds(
-    lambda since, span, strategies, issuers, bucket, prefix, ticket, state: AuditFilter(
+    lambda since, span, strategies, issuers, bucket, prefix, ticket, state, tolerance: AuditFilter(
+        tolerance=tolerance,
         now=NOW,
         since=None if since is None else NOW - since * timedelta(hours=1),
         until=None if since is None or span is None else NOW - since * timedelta(hours=1) + span * timedelta(hours=1),
@@ -239,11 +278,12 @@ filters = hs.builds(
     prefix=hs.sampled_from(("", "customers/", "customers/acme/", "manuals/", "nothing/")),
     ticket=hs.sampled_from((None, "TCK-1", "TCK-9")),
     state=hs.none() | hs.sampled_from(AUDIT_STATES),
+    tolerance=hs.sampled_from(CUT_SHORT_TOLERANCES),
 )
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(links=hs.lists(specs, max_size=30, unique_by=lambda s: s.issued_ago), f=filters)
+@given(links=hs.lists(specs(), max_size=30, unique_by=lambda s: s.issued_ago), f=filters)
 def test_every_figure_equals_a_python_count_for_any_links_and_filter(links, f):
     log, by_id = logged(links)
     with log:
@@ -265,13 +305,19 @@ def spec(**changes) -> Spec:
 STATE_CASES = {
     "credentials outlive the link, still running": (spec(credentials_in=3000, lifetime=120), State.LIVE),
     "cut by credentials, before its nominal expiry": (spec(credentials_in=30, lifetime=24 * 60), State.CUT_SHORT),
-    "cut by credentials, nominal expiry passed too": (spec(issued_ago=3000, credentials_in=30, lifetime=120), State.EXPIRED),
+    "cut by credentials, nominal expiry passed too: still cut short": (spec(issued_ago=3000, credentials_in=30, lifetime=120), State.CUT_SHORT),
+    "credentials will end before its promise": (spec(credentials_in=600, lifetime=24 * 60), State.AT_RISK),
+    "died 3 minutes early, within the tolerance": (spec(issued_ago=3000, credentials_in=117, lifetime=120), State.EXPIRED),
+    "died exactly the tolerance early": (spec(issued_ago=100, credentials_in=55, lifetime=60), State.EXPIRED),
+    "died a minute more than the tolerance early": (spec(issued_ago=100, credentials_in=54, lifetime=60), State.CUT_SHORT),
+    "will die 3 minutes early: live, not at risk": (spec(credentials_in=117, lifetime=120), State.LIVE),
     "ran its course": (spec(strategy="iam-user", issued_ago=3000, lifetime=120), State.EXPIRED),
     "long-term key, still running": (spec(strategy="iam-user", lifetime=7 * 24 * 60), State.LIVE),
     "unknown credential expiry, before nominal": (spec(credentials_in=None, lifetime=120), State.LIVE),
     "unknown credential expiry, after nominal": (spec(credentials_in=None, issued_ago=3000, lifetime=120), State.EXPIRED),
     "revoked while live": (spec(strategy="stable", lifetime=7 * 24 * 60, revoked_after=10), State.REVOKED),
     "revocation still to come": (spec(strategy="stable", lifetime=7 * 24 * 60, revoked_after=120), State.LIVE),
+    "revoked before credentials would have cut it": (spec(credentials_in=600, lifetime=24 * 60, revoked_after=10), State.REVOKED),
     "revoked after it had already been cut": (spec(credentials_in=10, lifetime=24 * 60, revoked_after=30), State.CUT_SHORT),
     "revoked after it had expired": (spec(strategy="iam-user", issued_ago=3000, lifetime=60, revoked_after=600), State.EXPIRED),
     "revoked the moment it was signed": (spec(strategy="stable", revoked_after=0), State.REVOKED),
@@ -328,7 +374,7 @@ def test_each_filter_narrows_every_figure_alike(name):
 
 
 def test_median_of_an_even_count_is_the_mean_of_the_middle_two():
-    links = [spec(issued_ago=10 + i, credentials_in=60 * (i + 1), lifetime=24 * 60) for i in range(4)]
+    links = [spec(issued_ago=2000 + i, credentials_in=60 * (i + 1), lifetime=24 * 60) for i in range(4)]  # all cut by now
     log, _ = logged(links)
     with log:
         figures = queries.summary(log, AuditFilter(now=NOW))
@@ -428,7 +474,7 @@ def test_a_big_bulk_fill_rebuilds_every_index_and_keeps_earlier_rows(file_log, t
 
     before = indexes()
     bulk_fill(file_log, 10, seed=1, now=NOW)
-    monkeypatch.setattr(queries, "_REBUILD_AT", 100)
+    monkeypatch.setattr(synthetic, "_REBUILD_AT", 100)
     bulk_fill(file_log, 500, seed=2, now=NOW)
     assert file_log.count() == 510 and indexes() == before
     assert len({e.fingerprint for e in file_log.recent(600)}) == 510
@@ -437,34 +483,39 @@ def test_a_big_bulk_fill_rebuilds_every_index_and_keeps_earlier_rows(file_log, t
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_aggregates_walk_covering_indexes_without_sorting_the_log(file_log):
+def plan_of(log: IssuanceLog, sql: str, params) -> str:
+    with log.reading() as conn:
+        return " / ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+
+
+def test_the_rollup_is_read_by_index_seeks_and_running_links_from_their_partial_indexes(file_log):
     bulk_fill(file_log, 2000, seed=3, now=NOW)
-    plans: list[str] = []
-    real = queries._query
+    f = AuditFilter(now=NOW, since=NOW - timedelta(days=30, hours=5, minutes=7), strategies=("ambient",), bucket="sharedesk-demo-support", state=State.CUT_SHORT)
+    dims = audit_rollup.Dimensions(tuple(queries.strategies(file_log)), tuple(queries.issuers(file_log)), tuple(queries.buckets(file_log)))
+    plan = audit_rollup.Plan(f, NEW_YORK, dims, queries._query(file_log, "SELECT MIN(issued_at) FROM links")[0][0])
+    plans = [plan_of(file_log, sql, params) for sql, params in plan.statements()]
+    counts, edge, ending, revoked, hours, *chart_edges = plans
+    # Two rows per combination: its all-time count, and one seek to its count before the window.
+    assert counts == "SEARCH c USING PRIMARY KEY (strategy=?) / CORRELATED SCALAR SUBQUERY 1 / SEARCH h USING PRIMARY KEY (strategy=? AND issuer=? AND bucket=? AND bin=? AND hour<?)"
+    assert "COVERING INDEX links_audit_time (issued_at>? AND issued_at<?)" in edge
+    assert ending == "SEARCH links USING COVERING INDEX links_audit_ending (effective_expires_at>?)"
+    assert revoked == "SEARCH links USING COVERING INDEX links_audit_revoked (revoked_at>?)"
+    assert hours.startswith("SEARCH audit_hours USING PRIMARY KEY (strategy=? AND issuer=? AND bucket=? AND hour>?)"), hours
+    assert chart_edges and all("links_audit_time" in p for p in chart_edges)
+    assert not any("SCAN" in p for p in plans)  # nothing reads a table or an index whole
 
-    def explain(log, sql, params=()):
-        with log.reading() as conn:
-            plans.append(" / ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)))
-        return real(log, sql, params)
 
-    f = AuditFilter(now=NOW, since=NOW - timedelta(days=30), strategies=("ambient",), bucket="sharedesk-demo-support", state=State.CUT_SHORT)
-    queries._query = explain
-    try:
-        counting = [queries._group_counts(file_log, f), plans.pop()][1]
-        queries.by_strategy(file_log, f)
-        queries.by_issuer(file_log, f)
-        queries.rows(file_log, f, 100)
-        *medians, newest = [p for p in plans if "links_audit_group" not in p]
-    finally:
-        queries._query = real
-    assert counting == "SCAN links USING COVERING INDEX links_audit_group"
-    assert medians and all("COVERING INDEX links_audit_" in p and "lost" in p and "TEMP B-TREE" not in p for p in medians)
-    assert "COVERING INDEX links_audit_time" in newest
-    with file_log.reading() as conn:
-        where, params = queries._where(replace(f, since=NOW - timedelta(days=2), until=NOW - timedelta(days=1)), by_time=True, extra=["strategy = :cell_s", "issuer = :cell_i"])
-        params.update(cell_s="ambient", cell_i="alice")
-        [(_, _, _, cell)] = conn.execute(f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM links{where}", params).fetchall()
-    assert cell.startswith("SEARCH links USING COVERING INDEX links_audit_group (strategy=? AND issuer=? AND issued_at>? AND issued_at<?)")
+def test_a_prefix_uses_the_bucket_and_key_index_and_a_ticket_its_own(file_log):
+    bulk_fill(file_log, 2000, seed=3, now=NOW)
+    where, params = queries._where(AuditFilter(now=NOW, prefix="customers/acme/"))
+    assert "INDEX links_bucket_key (bucket=? AND key>? AND key<?)" in plan_of(file_log, f"SELECT COUNT(*) FROM links{where}", params)
+    where, params = queries._where(AuditFilter(now=NOW, ticket="TCK-1"))
+    assert "INDEX links_ticket (ticket=?)" in plan_of(file_log, f"SELECT COUNT(*) FROM links{where}", params)
+    for prefix in ("customers/acme/", "customers/", "c", "nothing/"):
+        f = AuditFilter(now=NOW, prefix=prefix)
+        want = sum(e.key.startswith(prefix) for e in file_log.recent(5000))
+        assert queries.figures(file_log, f).summary.issued == want
+    assert queries.prefix_end("a/") == "a0" and queries.prefix_end("a\U0010ffff") == "b"
 
 
 # --- the service and the charts ------------------------------------------------------------
@@ -489,28 +540,57 @@ def test_the_timeline_gives_rows_frames_and_csv_in_the_viewers_zone():
         frame = audit.rows_frame(result.rows, NOW, NEW_YORK)
         assert str(frame["Issued"].dt.tz) == "America/New_York"
         assert list(frame["Log id"]) == [r.id for r in result.rows]
+        assert list(frame["Inspect"]) == [f"inspect?id={r.id}" for r in result.rows]  # each row opens Inspect on its link
         assert frame["Life left"].between(0, 100).all() and frame["Life left"].max() > 0
         assert set(frame["State"]) <= set(audit.STATE_LABELS.values())
-        csv = audit.export_csv(log, f)
+        assert all(text.endswith(" UTC)") and ("EDT" in text or "EST" in text) for text in frame["issued_text"])
+        csv = audit.export_csv(log, f, NEW_YORK)
     lines = csv.strip().splitlines()
-    assert lines[0].startswith("log_id,issued_at,issuer,strategy,bucket,key") and len(lines) == len(MIXED) + 1
-    assert lines[1].split(",")[1].endswith("Z")
+    assert lines[0].startswith("log_id,issued_at,issued (America/New_York),issuer,strategy,bucket,key") and len(lines) == len(MIXED) + 1
+    assert lines[1].split(",")[1].endswith("Z") and lines[1].split(",")[2].endswith(("EDT", "EST"))
     splits = audit.splits_frame(result.by_strategy, "Strategy")
-    assert list(splits.columns) == ["Strategy", "Links", "Cut short", "Share cut short", "Median lost"]
+    assert list(splits.columns) == ["Strategy", "Links", "Cut short", "Share cut short", "Median lost", "At risk"]
     assert splits["Share cut short"].between(0, 100).all()
     assert (audit.percent(0.456), audit.percent(None), audit.percent(0.001), audit.hours(2.25)) == ("46%", "—", "<1%", "2.2 h")
 
 
+def test_the_csv_keeps_hostile_text_as_data_and_numbers_as_numbers():
+    import csv as csvlib
+    import io
+
+    hostile = spec(key="[Click here](https://evil.example)", ticket="=cmd|' /C calc'!A0", issuer="@alice", credentials_in=10, issued_ago=600)
+    log, _ = logged([hostile])
+    with log:
+        text = audit.export_csv(log, AuditFilter(now=NOW))
+    [row] = list(csvlib.DictReader(io.StringIO(text)))
+    assert row["ticket"] == "'=cmd|' /C calc'!A0" and row["issuer"] == "'@alice"  # OWASP: a leading quote
+    assert row["key"] == "[Click here](https://evil.example)"  # plain text in a spreadsheet
+    assert row["hours_lost"] == "23.833" and row["log_id"] == "1"  # numbers stay numbers (no quote)
+    assert row["state"] == "cut-short" and row["cut_short"] == "True"
+
+
 def test_timeline_chart_layers_bars_cut_marks_and_now():
-    log, _ = logged(MIXED)
+    log, _ = logged([*MIXED, spec(issued_ago=5, credentials_in=600, lifetime=24 * 60, ticket="TCK-RISK")])
     with log:
         result = audit.timeline(log, AuditFilter(now=NOW), NEW_YORK)
-    spec_ = charts.timeline_chart(audit.rows_frame(result.rows, NOW, NEW_YORK), NOW).to_dict()
+    frame = audit.rows_frame(result.rows, NOW, NEW_YORK)
+    assert frame["at_risk"].any() and frame["cut_short"].any()
+    spec_ = charts.timeline_chart(frame, NOW, NEW_YORK).to_dict()
     marks = [layer["mark"]["type"] for layer in spec_["layer"]]
-    assert marks == ["bar", "bar", "tick", "rule", "text"]
-    assert spec_["layer"][0]["mark"]["opacity"] < 1 and "opacity" not in spec_["layer"][1]["mark"]
-    assert spec_["layer"][0]["encoding"]["color"]["scale"]["domain"][:5] == list(charts.STRATEGY_COLORS)
-    tooltips = {t["field"] for t in spec_["layer"][0]["encoding"]["tooltip"]}
-    assert {"Object", "Issuer", "Ticket", "Why"} <= tooltips
+    assert marks == ["bar", "bar", "tick", "tick", "rule", "text"]
+    nominal, real = spec_["layer"][0], spec_["layer"][1]
+    assert nominal["mark"]["opacity"] < 1 and "opacity" not in real["mark"]
+    assert nominal["encoding"]["color"]["scale"]["domain"][:5] == list(charts.STRATEGY_COLORS)
+    assert nominal["encoding"]["href"]["field"] == real["encoding"]["href"]["field"] == "Inspect"  # a bar opens Inspect
+    tooltips = {t["field"] for t in nominal["encoding"]["tooltip"]}
+    assert {"Object", "Issuer", "Ticket", "Why", "issued_text", "ends_text"} <= tooltips
+    x = nominal["encoding"]["x"]
+    assert x["scale"]["type"] == "utc" and "utcFormat(datum.value, '%d %b %H:%M')" in x["axis"]["labelExpr"] and "America/New_York" in x["title"]  # dates at every zoom, zone named
+    # The viewer's wall clock, drawn on a UTC scale: 12:00 UTC on 29 March is 08:00 in New York.
+    rule = next(layer for layer in spec_["layer"] if layer["mark"]["type"] == "rule")
+    [now_row] = spec_["datasets"][rule["data"]["name"]]
+    assert now_row["now"] == "2026-03-29T08:00:00Z"
     daily = charts.cut_short_per_day_chart(audit.per_day_frame(tuple(result.per_day))).to_dict()
     assert daily["mark"]["type"] == "bar" and daily["encoding"]["y"]["field"] == "share"
+    assert daily["mark"]["color"].lower() != "#0b6e4f"  # a bad figure is never the brand's green
+    assert daily["encoding"]["x"]["type"] == "ordinal"  # one whole band per day: the last bar is not cut off

@@ -63,3 +63,15 @@ def test_every_setting_is_in_the_readme_table():
     readme = README.read_text()
     for name, _default, _meaning in SETTINGS_DOC:
         assert f"| `{name}` |" in readme, f"{name} is missing from the README's configuration table"
+
+
+@pytest.mark.parametrize(("text", "seconds"), [(None, 300), ("0", 0), ("1m", 60), ("5m", 300), ("900", 900), ("1h", 3600), (" 30M ", 1800)])
+def test_cut_short_tolerance_is_read_as_seconds(text, seconds):
+    env = {} if text is None else {"SHAREDESK_CUT_SHORT_TOLERANCE": text}
+    assert Settings.load(env, {}).cut_short_tolerance_seconds == seconds
+
+
+@pytest.mark.parametrize("text", ["7m", "2h", "-5m", "soon", "90s"])
+def test_a_tolerance_the_audit_cannot_count_exactly_is_refused_with_a_sentence(text):
+    with pytest.raises(SettingsError, match=r"SHAREDESK_CUT_SHORT_TOLERANCE is .*: set it to 0, 1m, 2m, 5m, 10m, 15m, 30m or 1h\.$"):
+        Settings.load({"SHAREDESK_CUT_SHORT_TOLERANCE": text}, {})

@@ -103,7 +103,7 @@ def test_each_credential_source_bounds_the_link_as_facts_say(source: Source) -> 
         assert expiry.lost == timedelta(0)
     else:
         assert expiry.effective_expires_at == T0 + source.effective_after
-        assert expiry.cut_short == (source.effective_after < source.lifetime)
+        assert expiry.cut_short == (source.lifetime - source.effective_after > expiry.tolerance)
         assert expiry.lost == source.lifetime - source.effective_after
     assert expiry.reason.endswith(".")
     assert expiry.reason.count(". ") == 0
@@ -285,7 +285,7 @@ def test_ties_resolve_nominal_then_credentials_then_signature_age_then_max_lifet
     revoked_at = None if revoked_after is None else T0 + revoked_after
     expiry = sign(temporary(credential_life, method="assume-role"), H, caps=caps, revoked_at=revoked_at)
     assert expiry.bound_by is expected
-    assert expiry.cut_short == (expected is not BoundBy.NOMINAL)
+    assert expiry.cut_short == (expected not in (BoundBy.NOMINAL, BoundBy.REVOKED))  # a revocation withdraws, it does not cut
 
 
 def test_credentials_already_expired_make_the_link_dead_on_arrival() -> None:
@@ -334,13 +334,17 @@ def test_state_before_signing_is_not_yet_valid() -> None:
         (3 * H - timedelta(seconds=1), State.LIVE),
         (3 * H, State.CUT_SHORT),
         (6 * D, State.CUT_SHORT),
-        (7 * D, State.EXPIRED),
-        (30 * D, State.EXPIRED),
+        (7 * D, State.CUT_SHORT),
+        (30 * D, State.CUT_SHORT),
     ],
 )
-def test_link_cut_by_credentials_moves_through_live_cut_short_expired(offset: timedelta, state: State) -> None:
+def test_link_cut_by_credentials_is_live_then_cut_short_for_good(offset: timedelta, state: State) -> None:
     expiry = sign(temporary(3 * H, method="container-role"), 7 * D)
     assert state_at(expiry, T0 + offset) is state
+    if state is State.LIVE:
+        assert state_at(expiry, T0 + offset, at_risk=True) is State.AT_RISK
+    else:
+        assert state_at(expiry, T0 + offset, at_risk=True) is state
 
 
 @pytest.mark.parametrize(
@@ -412,7 +416,8 @@ def test_as_utc_converts_aware_and_labels_naive() -> None:
 
 def test_enums_serialise_as_the_spec_strings() -> None:
     assert [b.value for b in BoundBy] == ["nominal", "credentials", "signature-age-policy", "max-lifetime-policy", "revoked"]
-    assert [s.value for s in State] == ["live", "expired", "cut-short", "revoked", "not-yet-valid"]
+    assert [s.value for s in State] == ["live", "at-risk", "expired", "cut-short", "revoked", "not-yet-valid"]
+    assert sorted({s.contract.value for s in State}) == sorted(["live", "expired", "cut-short", "revoked", "not-yet-valid"])
     assert [k.value for k in CredentialKind] == ["long-term", "temporary", "unknown"]
     assert f"{BoundBy.SIGNATURE_AGE}" == "signature-age-policy"
 
@@ -470,20 +475,68 @@ def test_bound_by_nominal_exactly_when_the_link_is_not_cut_short(facts: SigningF
     expiry = compute(facts)
     if expiry.effective_expires_at is not None:
         assert (expiry.bound_by is BoundBy.NOMINAL) == (expiry.effective_expires_at == expiry.nominal_expires_at)
-        assert expiry.cut_short == (expiry.bound_by is not BoundBy.NOMINAL)
+        cut = expiry.bound_by is not BoundBy.REVOKED and expiry.lost > expiry.tolerance
+        assert expiry.cut_short == cut
     assert expiry.reason.endswith(".")
     assert "\n" not in expiry.reason
 
 
-_ORDER = {State.NOT_YET_VALID: 0, State.LIVE: 1, State.CUT_SHORT: 2, State.EXPIRED: 3, State.REVOKED: 3}
+_ORDER = {State.NOT_YET_VALID: 0, State.LIVE: 1, State.AT_RISK: 1, State.CUT_SHORT: 2, State.EXPIRED: 2, State.REVOKED: 2}
 
 
-@given(signing_facts(), st.lists(st.integers(min_value=-3 * 86400, max_value=500 * 86400), min_size=2, max_size=20))
-def test_state_only_moves_forward_in_time(facts: SigningFacts, seconds: list[int]) -> None:
+@given(signing_facts(), st.lists(st.integers(min_value=-3 * 86400, max_value=500 * 86400), min_size=2, max_size=20), st.booleans())
+def test_state_only_moves_forward_in_time_and_ends_for_good(facts: SigningFacts, seconds: list[int], at_risk: bool) -> None:
     expiry = compute(facts)
-    states = [state_at(expiry, facts.signed_at + timedelta(seconds=s)) for s in sorted(seconds)]
+    states = [state_at(expiry, facts.signed_at + timedelta(seconds=s), at_risk=at_risk) for s in sorted(seconds)]
     ranks = [_ORDER[s] for s in states]
     assert ranks == sorted(ranks)
-    assert not ({State.EXPIRED, State.REVOKED} <= set(states))
+    ended = {s for s in states if _ORDER[s] == 2}
+    assert len(ended) <= 1  # one of cut short, expired or revoked, never a second one later
+    assert (State.AT_RISK in states) <= (at_risk and expiry.cut_short)
     if State.LIVE in states:
         assert all(s is State.LIVE for s in states[states.index(State.LIVE) : len(states) - states[::-1].index(State.LIVE)])
+
+
+# --- the tolerance: one meaning of "cut short" -----------------------------------
+
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("lost", "tolerance", "cut"),
+    [
+        (timedelta(seconds=87), timedelta(minutes=5), False),  # a 12 h link that died 87 s early ran its course
+        (timedelta(minutes=5), timedelta(minutes=5), False),  # "more than" the tolerance: exactly it is forgiven
+        (timedelta(minutes=5, seconds=1), timedelta(minutes=5), True),
+        (timedelta(seconds=1), timedelta(0), True),  # a tolerance of zero counts any loss
+        (timedelta(0), timedelta(0), False),
+    ],
+)
+def test_a_link_is_cut_short_only_when_it_loses_more_than_the_tolerance(lost: timedelta, tolerance: timedelta, cut: bool) -> None:
+    expiry = compute(SigningFacts("ambient", T0, 12 * H, temporary(12 * H - lost, method="container-role")), tolerance=tolerance)
+    assert expiry.lost == lost and expiry.tolerance == tolerance
+    assert expiry.cut_short is cut
+    ended = state_at(expiry, T0 + 12 * H - lost)
+    assert ended is (State.CUT_SHORT if cut else State.EXPIRED)
+    assert state_at(expiry, T0 + H, at_risk=True) is (State.AT_RISK if cut else State.LIVE)
+    assert state_at(expiry, T0 + 30 * D) is ended  # and so it stays
+
+
+def test_the_default_tolerance_is_five_minutes() -> None:
+    from dashboard.expiry import CUT_SHORT_TOLERANCE
+
+    assert CUT_SHORT_TOLERANCE == 5 * MINUTE
+    assert sign(temporary(12 * H - timedelta(seconds=87), method="container-role"), 12 * H).cut_short is False
+
+
+def test_a_revoked_link_is_revoked_not_cut_short_nor_at_risk() -> None:
+    expiry = sign(long_term(), 7 * D, strategy="stable", revoked_at=T0 + D)
+    assert expiry.bound_by is BoundBy.REVOKED and expiry.lost == 6 * D and not expiry.cut_short
+    assert state_at(expiry, T0 + H, at_risk=True) is State.LIVE
+    assert state_at(expiry, T0 + 2 * D, at_risk=True) is State.REVOKED
+
+
+def test_at_risk_reads_as_live_in_the_specs_five_states() -> None:
+    assert State.AT_RISK.contract is State.LIVE
+    assert {s.contract for s in State} == {State.LIVE, State.EXPIRED, State.CUT_SHORT, State.REVOKED, State.NOT_YET_VALID}
+    assert str(State.AT_RISK) == "at-risk"

@@ -82,7 +82,8 @@ def test_every_demo_strategy_is_found_in_the_log_and_judged_right_over_time(demo
         return explain(demo_desk.log, link.url, at=at).state
 
     assert state(entry.signed_at - SECOND) is State.NOT_YET_VALID
-    assert state(entry.nominal_expires_at + SECOND) is State.EXPIRED
+    # A cut-short link stays cut short after its nominal expiry (dashboard.expiry.state_at).
+    assert state(entry.nominal_expires_at + SECOND) is (State.CUT_SHORT if cut_short else State.EXPIRED)
     if cut_short:
         assert found.bound_by is BoundBy.CREDENTIALS and found.credential_kind is CredentialKind.TEMPORARY
         assert state(entry.effective_expires_at - SECOND) is State.LIVE
@@ -253,6 +254,23 @@ def test_cli_json_keeps_one_object_for_the_first_link_of_a_paste_and_counts_the_
     assert main(["inspect", paste]) == 0
     out = capsys.readouterr().out
     assert "link 1 of 2" in out and "link 2 of 2" in out and f"#{second.entry.id}" in out
+
+
+def test_cli_at_judges_the_link_at_that_moment(demo_desk, capsys):
+    link = _issue(demo_desk, "ambient")
+    later = link.entry.effective_expires_at + timedelta(minutes=5)
+    assert main(["inspect", link.url, "--json", "--at", later.strftime("%Y-%m-%dT%H:%M:%SZ")]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "cut-short"
+    assert main(["inspect", link.url, "--json", "--at", (link.entry.nominal_expires_at + SECOND).isoformat()]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "cut-short"  # and it stays so past its nominal expiry
+
+
+def test_cli_text_is_a_short_readable_block(demo_desk, capsys):
+    link = _issue(demo_desk, "ambient")
+    assert main(["inspect", link.url]) == 0
+    out = capsys.readouterr().out
+    assert "s3://sharedesk-demo-support/README.txt" in out and f"#{link.entry.id}" in out
+    assert "X-Amz-Signature" not in out and len(out.splitlines()) < 25
 
 
 def test_cli_text_shows_outside_text_with_its_control_characters_escaped(demo_desk, capsys):

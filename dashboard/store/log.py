@@ -20,7 +20,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from dashboard.store import chain
+from dashboard.store import chain, rollup
 from dashboard.store.entries import (
     ENTRY_COLUMNS,
     LINK_COLUMNS,
@@ -206,8 +206,9 @@ class IssuanceLog(StableLinkQueries):
         For synthetic history (benches and tests, `audit.bulk_fill`): one
         transaction per batch, a revoke event right after each revoked link.
         ``rebuild_indexes`` loads everything in one transaction with the links
-        indexes dropped and built again at the end, which sorts once instead
-        of inserting a million rows into eleven indexes one by one (on SQLite
+        indexes and the audit rollup's triggers dropped, and builds both again
+        at the end, which sorts and counts once instead of inserting a million
+        rows into eleven indexes and the rollup one by one (on SQLite
         readers see the old log until the commit; on PostgreSQL they wait for
         it). Returns how many links were written.
         """
@@ -226,9 +227,12 @@ class IssuanceLog(StableLinkQueries):
                 indexes = _links_indexes(db)
                 for name, _ in indexes:
                     db.execute(f'DROP INDEX "{name}"')
+                rollup.drop_triggers(db)  # the audit rollup is counted again once, not row by row
                 written = sum(self._load_batch(db, batch) for batch in batches)
                 for _, sql in indexes:
                     db.execute(sql)
+                rollup.rebuild(db)
+                rollup.create_triggers(db)
             finally:
                 if sqlite:
                     db.execute(f"PRAGMA cache_size = {int(cache)}")

@@ -1,7 +1,10 @@
 """Expiry timeline: every issued link's promised expiry against its real one, with the figures that matter.
 
 Every filter lives in the URL (``bind="query-params"``; the widget keys are
-the parameter names), so a view can be pasted into a ticket.
+the parameter names), so a view can be pasted into a ticket. Streamlit keeps
+a parameter across a page change when the new page binds it, so no key here
+may be one another page writes: Browse's ``bucket`` and ``prefix`` would
+otherwise filter the timeline by the folder just browsed.
 """
 
 from datetime import timedelta
@@ -10,6 +13,7 @@ import streamlit as st
 
 from dashboard import audit, charts, timefmt
 from dashboard.durations import format_duration
+from dashboard.safetext import md
 from dashboard.store import LogError
 from dashboard.ui.frame import fail, guard, viewer_tz
 
@@ -37,6 +41,22 @@ def load(_desk, log: str, version: audit.LogVersion, f: audit.AuditFilter, zone:
     return audit.timeline(_desk.log, f, timefmt.viewer_zone(zone), limit)
 
 
+@st.fragment(run_every=3)
+def chain_status() -> None:
+    """The log's hash chain: verified rows, a walk still under way (rechecked every few seconds), or the first row that does not match."""
+    status = desk.log.chain_status()
+    if status.state == "verified":
+        st.caption(f":material/verified: {md(status.message)}")
+    elif status.state == "checking":
+        st.caption(f":material/hourglass_top: {md(status.message)}")
+    elif status.state == "broken":
+        st.error(md(status.message), icon=":material/gpp_bad:")
+    else:
+        st.warning(md(status.message), icon=":material/help:")
+
+
+chain_status()
+
 try:
     version = audit.version(desk.log)
     choices = filter_options(desk, LOG, version)
@@ -53,8 +73,8 @@ with st.container(border=True):
     who, how, where, prefix, ticket = st.columns([2, 2, 2, 2, 1.4])
     issuers = who.multiselect("Issuer", choices.issuers, key="issuer", placeholder="Everyone", **bound)
     strategies = how.multiselect("Strategy", choices.strategies, key="strategy", placeholder="All strategies", **bound)
-    bucket = where.selectbox("Bucket", choices.buckets, index=None, key="bucket", placeholder="All buckets", **bound)
-    prefix = prefix.text_input("Key prefix", key="prefix", placeholder="customers/acme/", **bound)
+    bucket = where.selectbox("Bucket", choices.buckets, index=None, key="in_bucket", placeholder="All buckets", **bound)
+    prefix = prefix.text_input("Key prefix", key="key_prefix", placeholder="customers/acme/", **bound)
     ticket = ticket.text_input("Ticket", key="ticket", placeholder="TCK-1042", **bound)
     limit = size.segmented_control("Links charted", audit.CHART_SIZES, default=audit.DEFAULT_CHART_SIZE, key="links", format_func=lambda n: f"{n:,}", **bound, **wrapped)
 

@@ -18,6 +18,7 @@ from dashboard.expiry import State
 from dashboard.store import NewLink, fingerprint
 from dashboard.store import audit as queries
 from dashboard.store.synthetic import bulk_fill
+from tests.markup import plain
 from tests.test_pages import open_page
 
 SEED = 20261129
@@ -142,9 +143,9 @@ def test_timeline_page_filters_live_in_the_url(desk, wall):
     assert len(at.dataframe[-1].value) <= 100
     # The browser writes each change back to the URL (tests/test_timeline_browser.py sees it); here, every filter is bound.
     widgets = [at.button_group(key=k) for k in ("window", "state", "links")]
-    widgets += [at.multiselect(key=k) for k in ("issuer", "strategy")] + [at.selectbox(key="bucket")]
-    widgets += [at.text_input(key=k) for k in ("prefix", "ticket")]
-    assert [w.proto.query_param_key for w in widgets] == ["window", "state", "links", "issuer", "strategy", "bucket", "prefix", "ticket"]
+    widgets += [at.multiselect(key=k) for k in ("issuer", "strategy")] + [at.selectbox(key="in_bucket")]
+    widgets += [at.text_input(key=k) for k in ("key_prefix", "ticket")]
+    assert [w.proto.query_param_key for w in widgets] == ["window", "state", "links", "issuer", "strategy", "in_bucket", "key_prefix", "ticket"]
 
 
 def test_timeline_page_ignores_url_values_it_does_not_offer(desk, wall):
@@ -161,8 +162,28 @@ def test_timeline_page_charts_more_links_on_request(desk, wall):
 
 
 def test_timeline_page_counts_a_key_prefix_and_a_ticket_from_the_log_itself(desk, wall):
-    at = open_page("timeline.py", {"prefix": "customers/acme/", "window": "All time"})
+    at = open_page("timeline.py", {"key_prefix": "customers/acme/", "window": "All time"})
     assert not at.exception
     shown = figures(at)
     assert shown == headline(expected(desk, wall, prefix="customers/acme/", window="All time")) and shown["Links issued"] != "0"
     assert all(key.startswith("s3://") and "/customers/acme/" in key for key in at.dataframe[-1].value["Object"])
+
+
+def test_timeline_page_says_the_hash_chain_is_verified(desk):
+    desk.log.chain_status(wait=True)  # the first walk runs in the background; wait for it here
+    at = open_page("timeline.py")
+    assert not at.exception
+    assert any("rows verified: the hash chain is intact" in plain(c.value) for c in at.caption)
+
+
+def test_timeline_page_names_the_first_row_that_does_not_match(desk, monkeypatch):
+    from dashboard.store import chain
+
+    broken = chain.ChainStatus(
+        state="broken", rows=41, checked_at=datetime.now(UTC),
+        problem=chain.Problem(table="links", row_id=42, seq=42, how="edited", detail="its stored hash does not match its fields"),
+    )
+    monkeypatch.setattr(type(desk.log), "chain_status", lambda self, wait=False: broken)
+    at = open_page("timeline.py")
+    assert not at.exception
+    assert [e for e in at.error if "hash chain is broken" in plain(e.value) and "Links row 42 was edited" in plain(e.value)]

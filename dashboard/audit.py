@@ -18,7 +18,7 @@ import pandas as pd
 
 from dashboard import timefmt
 from dashboard.expiry import CUT_SHORT_TOLERANCE, State, iso_z
-from dashboard.safetext import csv_frame
+from dashboard.safetext import csv_frame, visible
 from dashboard.store import rollup
 from dashboard.store.audit import (
     AUDIT_STATES,
@@ -232,7 +232,7 @@ def splits_frame(splits: tuple[Split, ...], name: str) -> pd.DataFrame:
     """One row per strategy or issuer: links, cut short, share (percent, 0–100), median hours lost (words), at risk."""
     return pd.DataFrame(
         {
-            name: [s.name for s in splits],
+            name: [visible(s.name) for s in splits],
             "Links": [s.issued for s in splits],
             "Cut short": [s.cut_short for s in splits],
             "Share cut short": [100 * (s.share or 0.0) for s in splits],
@@ -298,6 +298,8 @@ def rows_frame(found: tuple[AuditRow, ...] | list[AuditRow], now: datetime, tz: 
     """The chart's and the table's rows, newest first, times in the viewer's zone.
 
     "Life left" is the percentage of its real life a link still has now.
+    Keys, issuers, tickets and reasons show control characters as escapes
+    (`safetext.visible`); the CSV keeps them as they are, formulas defused.
     "Real expiry" is empty when it cannot be known; ``ends`` is when the
     link stops working for the chart's solid bar (revocation, real expiry,
     or the nominal one when the real one is unknown). The ``*_text``
@@ -306,17 +308,17 @@ def rows_frame(found: tuple[AuditRow, ...] | list[AuditRow], now: datetime, tz: 
     frame = pd.DataFrame(
         {
             "Issued": [r.issued_at for r in found],
-            "Object": [f"s3://{r.bucket}/{r.key}" for r in found],
-            "File": [r.key.rstrip("/").rsplit("/", 1)[-1] or r.key for r in found],
+            "Object": [visible(f"s3://{r.bucket}/{r.key}") for r in found],
+            "File": [visible(r.key.rstrip("/").rsplit("/", 1)[-1] or r.key) for r in found],
             "Strategy": [r.strategy for r in found],
-            "Issuer": [r.issuer for r in found],
-            "Ticket": [r.ticket or "" for r in found],
+            "Issuer": [visible(r.issuer) for r in found],
+            "Ticket": [visible(r.ticket or "") for r in found],
             "State": [STATE_LABELS.get(r.state, str(r.state)) for r in found],
             "Nominal expiry": [r.nominal_expires_at for r in found],
             "Real expiry": [r.effective_expires_at for r in found],
             "Hours lost": [round(r.hours_lost, 2) for r in found],
             "Life left": [round(100 * _life_left(r, now), 1) for r in found],
-            "Why": [r.reason for r in found],
+            "Why": [visible(r.reason) for r in found],
             "Inspect": [inspect_link(r) for r in found],
             "Log id": [r.id for r in found],
             "ends": [r.ends_at for r in found],

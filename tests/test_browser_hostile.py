@@ -5,13 +5,11 @@ and hostile log rows (tickets, notes, issuers, a click's user agent, a
 revocation). Browse, Inspect with ``?q=``, Stable links and the Expiry
 timeline are opened over it; every URL an element carries (href, src, srcset,
 action, poster, data, CSS url()) must stay on the desk's origin, and every
-request the page makes must go to it. Pages other helpers are fixing now are
-skipped with a reason naming the owner (SHAREDESK_HARNESS_ALL=1 runs them).
+request the page makes must go to it.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,10 +24,6 @@ from tests import hostile
 from tests.browsing import browser, column, desk_on, new_page, no_error_box, open_page, snap, type_name  # noqa: F401
 from tests.desk_server import RunningDesk, running_desk
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
-
-OWNED_ELSEWHERE = {
-    "timeline": "the Expiry timeline page is being fixed by the audit helper (branch audit)",
-}
 
 #: Pages whose hostile values land in the DOM as text (the timeline's rows are painted on a canvas grid).
 SHOWN_AS_TEXT = {"browse", "inspect", "stable-links"}
@@ -100,13 +94,7 @@ def _visit(page: Page, server: RunningDesk, where: str) -> None:
     no_error_box(page)
 
 
-@pytest.mark.parametrize(
-    "where",
-    [
-        pytest.param(w, marks=() if os.environ.get("SHAREDESK_HARNESS_ALL") == "1" or w not in OWNED_ELSEWHERE else pytest.mark.skip(reason=OWNED_ELSEWHERE[w]))
-        for w in ("browse", "inspect", "stable-links", "timeline")
-    ],
-)
+@pytest.mark.parametrize("where", ["browse", "inspect", "stable-links", "timeline"])
 def test_hostile_data_never_points_off_the_desk_and_no_request_leaves_it(hostile_server, browser: Browser, where: str):  # noqa: F811
     origin = hostile_server.url
     page = new_page(browser, width=1440)

@@ -7,14 +7,10 @@ and every string Streamlit renders as Markdown (bodies, captions, headings,
 alerts, toasts, labels, help, options, dialog and expander titles) must make
 no link, image or HTML element under GitHub-flavoured Markdown with
 autolinks. Table cells, code blocks and plain text are text by construction.
-
-Pages other helpers are fixing now are skipped with a reason naming the owner;
-set SHAREDESK_HARNESS_ALL=1 to run them anyway.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -30,17 +26,8 @@ from dashboard.ui.frame import PAGES, SELECTION_KEY, PageSpec
 from tests import hostile
 from tests.test_pages import NAVIGATION
 
-OWNED_ELSEWHERE = {
-    "timeline": "the Expiry timeline page is being fixed by the audit helper (branch audit): today its table shows a key's raw control characters (ESC, BEL) in cells",
-}
-
-
 def _params() -> list[object]:
-    run_all = os.environ.get("SHAREDESK_HARNESS_ALL") == "1"
-    return [
-        pytest.param(page, id=page.url_path, marks=() if run_all or page.url_path not in OWNED_ELSEWHERE else pytest.mark.skip(reason=OWNED_ELSEWHERE[page.url_path]))
-        for page in PAGES
-    ]
+    return [pytest.param(page, id=page.url_path) for page in PAGES]
 
 
 @pytest.fixture

@@ -135,7 +135,7 @@ def test_an_inactive_or_old_signer_key_is_warned_about(world, tmp_path):
         health = signers.health(make_desk(world, tmp_path))
         assert health.signer.status == "Inactive"
         assert any("is inactive: every iam-user link signed with it fails now" in w for w in health.warnings)
-        assert any("is 200 days old (more than 90)" in w for w in health.warnings)
+        assert any("is 200 days old (more than 90)" in w for w in health.warnings), health.warnings
     finally:
         key.create_date = created
         iam.update_access_key(UserName="sharedesk-signer", AccessKeyId=world.signer_key_id, Status="Active")

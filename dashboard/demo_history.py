@@ -16,14 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import random
-import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from unittest import mock
 
 from dashboard import demo, demo_sessions
 from dashboard.aws import CredentialSnapshot
-from dashboard.expiry import as_utc
 from dashboard.desk import Desk
 from dashboard.issuing import log_row
 from dashboard.store import LogEntry
@@ -39,21 +35,6 @@ ROLE_SESSION = timedelta(hours=12)
 ISSUERS = ("alice", "bob", "chen", "dana")
 STRATEGIES = (("ambient", 45), ("role-session", 20), ("iam-user", 20), ("cloudfront", 15))
 LIFETIMES = ((timedelta(hours=1), 15), (timedelta(hours=12), 20), (timedelta(days=1), 25), (timedelta(days=3), 15), (timedelta(days=7), 25))
-
-
-_CLOCK_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def signing_clock(at: datetime) -> Iterator[None]:
-    """Sign as if it were `at`: only the demo's history of past links does this.
-
-    botocore reads the signing time from `botocore.auth.get_current_datetime`
-    (PLATFORM.md); patching it is the documented way to reproduce a signature.
-    """
-    naive = as_utc(at).replace(tzinfo=None)
-    with _CLOCK_LOCK, mock.patch("botocore.auth.get_current_datetime", return_value=naive):
-        yield
 
 
 _METHODS = {"task": "container-role", "role": "assume-role"}
@@ -93,8 +74,7 @@ def _sign_at(desk: Desk, strategy: str, request: ShareRequest, at: datetime, bas
     else:
         credentials = desk.aws.signer_key()
         facts = credentials.facts(IAM_LABEL)
-    with signing_clock(at):
-        url = presign_get(desk.aws.s3(credentials), request)
+    url = presign_get(desk.aws.s3(credentials), credentials, request, at)
     return signed_s3_link(strategy, request, url, facts, s3_caps(desk.settings))
 
 
@@ -150,8 +130,7 @@ def history_url(desk: Desk, entry: LogEntry) -> str:
         raise LookupError("only the demo history's S3 links can be made again")
     credentials = _credentials_of(entry, desk)
     request = ShareRequest(bucket=entry.bucket, key=entry.key, lifetime=entry.nominal_expires_at - entry.signed_at, issuer=entry.issuer)
-    with signing_clock(entry.signed_at):
-        return presign_get(desk.aws.s3(credentials), request)
+    return presign_get(desk.aws.s3(credentials), credentials, request, entry.signed_at)
 
 
 def cut_short_sample(desk: Desk, now: datetime | None = None) -> tuple[LogEntry, str] | None:

@@ -76,7 +76,7 @@ def with_param(url: str, name: str, value: str) -> str:
 def presign(client, key: str = KEY, expires: int = 3600, bucket: str = demo.SUPPORT_BUCKET, at: datetime | None = None) -> str:
     if at is None:
         return str(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires))
-    with demo_history.signing_clock(at):
+    with mock.patch("botocore.auth.get_current_datetime", return_value=at.astimezone(timezone.utc).replace(tzinfo=None)):
         return str(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires))
 
 

@@ -405,17 +405,25 @@ def test_role_session_link_expiry_is_the_session_expiry(desk):
 
 @pytest.fixture
 def presign_calls(monkeypatch) -> list[Any]:
-    """Every SigV4 presign botocore performs (the client method ends up here)."""
+    """The X-Amz-Expires of every link signed: by the desk's SigV4 signer, or by botocore (its endpoint probe included)."""
     from botocore.signers import RequestSigner
 
+    from dashboard.strategies import sigv4
+
     calls: list[Any] = []
-    original = RequestSigner.generate_presigned_url
+    by_botocore = RequestSigner.generate_presigned_url
+    by_desk = sigv4.presign
 
-    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs.get("expires_in"))
-        return original(self, *args, **kwargs)
+    def botocore_spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(("botocore", kwargs.get("expires_in")))
+        return by_botocore(self, *args, **kwargs)
 
-    monkeypatch.setattr(RequestSigner, "generate_presigned_url", spy)
+    def desk_spy(endpoint: Any, keys: Any, key: str, query: Any, expires: int, at: Any) -> str:
+        calls.append(("desk", expires))
+        return by_desk(endpoint, keys, key, query, expires, at)
+
+    monkeypatch.setattr(RequestSigner, "generate_presigned_url", botocore_spy)
+    monkeypatch.setattr(sigv4, "presign", desk_spy)
     return calls
 
 
@@ -435,7 +443,7 @@ def test_s3_strategies_sign_the_exact_limits_of_one_second_and_seven_days(desk, 
     for seconds in (1, 604800):
         signed = desk.strategies[name].sign(request(timedelta(seconds=seconds)), utcnow())
         assert query(signed.url)["X-Amz-Expires"] == str(seconds)
-    assert presign_calls == [1, 604800]
+    assert [expires for signer, expires in presign_calls if signer == "desk"] == [1, 604800]
 
 
 def test_iam_user_preview_for_30_days_is_unavailable_with_a_sentence(desk):

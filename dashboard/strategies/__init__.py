@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Preview", "ShareRequest", "Signed", "Strategy", "strategy_modules", "build_all"]
 
-_HELPERS = {"base", "s3links"}
+_HELPERS = {"base", "s3links", "sigv4"}
 
 
 def strategy_modules() -> list[str]:

@@ -417,3 +417,46 @@ def test_postgresql_restarted_while_the_resolver_serves_clicks_loses_no_click(de
     # shutdown cut may be recorded and still refused (its outcome reached
     # the database, not the resolver): counted, never lost.
     assert statuses[302] <= recorded <= sum(statuses.values())
+
+
+def test_a_log_another_process_holds_locked_at_start_up_is_waited_for_not_refused(tmp_path: Path, monkeypatch) -> None:
+    """A replica starting while another holds the file's exclusive lock waits for it (SQLite answers such a lock at once)."""
+    import sqlite3
+    import time
+
+    from dashboard.store import connections
+
+    monkeypatch.setattr(connections, "BUSY_TIMEOUT_MS", 50)  # SQLite's own wait ends long before the lock does
+    path = tmp_path / "log.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # released from a timer's thread
+    holder.execute("CREATE TABLE held (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    released = threading.Timer(1.0, holder.rollback)
+    released.start()
+    started = time.monotonic()
+    try:
+        with IssuanceLog(path) as log:
+            assert log.count() == 0
+        assert time.monotonic() - started >= 0.9  # it did wait for the holder
+    finally:
+        released.join()
+        holder.close()
+
+
+def test_a_log_locked_for_longer_than_the_desk_waits_is_refused_with_a_sentence(tmp_path: Path, monkeypatch) -> None:
+    import sqlite3
+
+    from dashboard.store import connections, sqlite as sqlite_backend
+
+    monkeypatch.setattr(connections, "BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(sqlite_backend, "OPEN_PATIENCE", 0.3)
+    path = tmp_path / "log.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE held (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(LogWriteError, match=r"^The issuance log could not be opened \(database is locked\): no link can be issued\."):
+            IssuanceLog(path)
+    finally:
+        holder.rollback()
+        holder.close()

@@ -378,7 +378,7 @@ class IssuanceLog(StableLinkQueries):
         mode such a commit survives a crash of the desk, not a power loss.
         """
         try:
-            with self._backend.connection() as db:
+            with self._backend.connection(writing=True) as db:
                 relaxed = not durable and db.dialect == "sqlite"
                 if relaxed:
                     db.execute("PRAGMA synchronous = NORMAL")

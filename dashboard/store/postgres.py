@@ -94,7 +94,7 @@ class PostgresBackend:
             ) from exc
 
     @contextmanager
-    def connection(self) -> Iterator[Db]:
+    def connection(self, *, writing: bool = False) -> Iterator[Db]:
         with self._pool.connection() as conn:
             yield PostgresDb(conn)
 

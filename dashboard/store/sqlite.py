@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -24,6 +25,8 @@ from dashboard.store.sql import Db, Dialect, SqliteDb
 __all__ = ["SqliteBackend"]
 
 _POOL_SIZE = 8
+#: How long opening the log waits for other processes that hold it busy (replicas starting at once).
+OPEN_PATIENCE = 30.0
 
 
 class SqliteBackend:
@@ -43,34 +46,52 @@ class SqliteBackend:
         self._pool, self._identity = self._open()
 
     def _open(self) -> tuple[ConnectionPool, tuple[int, int]]:
-        try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            first = connect(self.path)
+        deadline = time.monotonic() + OPEN_PATIENCE
+        pause = 0.05
+        while True:
             try:
-                # WAL is a property of the file: set once here, inherited by every
-                # later connection. Readers then never block the writer.
+                return self._open_once()
+            except (sqlite3.Error, OSError) as exc:
+                # Replicas starting while others write: switching to WAL takes the
+                # file's exclusive lock, and SQLite answers a busy WAL index at once
+                # rather than through the busy timeout. Waiting is the answer.
+                if not _busy(exc) or time.monotonic() + pause > deadline:
+                    raise self._open_error(exc) from exc
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+    def _open_once(self) -> tuple[ConnectionPool, tuple[int, int]]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        first = connect(self.path)
+        try:
+            # WAL is a property of the file: set once, inherited by every later
+            # connection (readers then never block the writer). Asking first
+            # spares the exclusive lock when another process already set it.
+            (mode,) = first.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() != "wal":
                 first.execute("PRAGMA journal_mode = WAL")
-                apply_migrations(SqliteDb(first))
-                identity = _identity(self.path)
-            except BaseException:
-                first.close()
-                raise
-        except (sqlite3.Error, OSError) as exc:
-            raise LogWriteError(
-                f"The issuance log could not be opened ({cause(exc)}): no link can be "
-                f"issued. Check that {self.where} is writable and has free space, "
-                "then try again."
-            ) from exc
+            apply_migrations(SqliteDb(first))
+            identity = _identity(self.path)
+        except BaseException:
+            first.close()
+            raise
         return ConnectionPool(self.path, size=_POOL_SIZE, first=first), identity
 
+    def _open_error(self, exc: BaseException) -> LogWriteError:
+        return LogWriteError(
+            f"The issuance log could not be opened ({cause(exc)}): no link can be "
+            f"issued. Check that {self.where} is writable and has free space, "
+            "then try again."
+        )
+
     @contextmanager
-    def connection(self) -> Iterator[Db]:
+    def connection(self, *, writing: bool = False) -> Iterator[Db]:
         """Borrow a connection to the file the path names now (see the module's docstring)."""
-        pool = self._current_pool()
+        pool = self._current_pool(writing)
         with pool.connection() as conn:
             yield SqliteDb(conn)
 
-    def _current_pool(self) -> ConnectionPool:
+    def _current_pool(self, writing: bool) -> ConnectionPool:
         try:
             now = _identity(self.path)
         except FileNotFoundError:
@@ -86,7 +107,10 @@ class SqliteBackend:
             ) from exc
         with self._lock:
             if now == self._identity or self._pool.closed:
-                self._companions = _companions(self.path)
+                # A write may create the -wal and -shm files: their identities are
+                # taken again then (a read, such as a click's lookup, costs one stat).
+                if writing:
+                    self._companions = _companions(self.path)
                 return self._pool
             # Replaced (restored from a backup, moved aside). The path's -wal
             # and -shm still belong to the old file: opened with them, SQLite
@@ -122,6 +146,14 @@ def _companions(path: str) -> dict[str, tuple[int, int]]:
         with suppress(OSError):
             found[path + suffix] = _identity(path + suffix)
     return found
+
+
+def _busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked" (SQLITE_BUSY): another process holds the file for a moment."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 def _identity(path: str) -> tuple[int, int]:

@@ -93,8 +93,16 @@ def click_last_column(page: Page, row: int) -> None:
 
 
 def settled(page: Page) -> None:
-    """Wait until Streamlit has finished the rerun and shows no error."""
+    """Wait until Streamlit has finished the rerun and shows no error.
+
+    The status widget appears only when a run lasts a while, so the app's own
+    script state is read too, and no element may still be stale: during a run
+    Streamlit keeps the previous run's elements (a card may show its old
+    buttons under its new key) until the new ones arrive.
+    """
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=RERUN)
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_have_count(1, timeout=RERUN)
+    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=RERUN)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
 

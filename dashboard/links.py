@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import functools
+import gc
 import html
 import ipaddress
 import logging
@@ -33,10 +34,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from dashboard.clicks import ClickWriter, PendingClick
+from dashboard.clicks import ClickWriter, PendingClick, running_loop
 from dashboard.errors import BadInput, DeskError
 from dashboard.safetext import one_line
-from dashboard.store import Click, LogError, StableLink, fingerprint
+from dashboard.store import Click, LogError, StableTarget, fingerprint
 from dashboard.strategies import ShareRequest
 
 if TYPE_CHECKING:
@@ -74,7 +75,10 @@ class Resolver:
 
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
-        self.clicks = ClickWriter(desk.log.record_clicks)
+        log_ = desk.log
+        # A local SQLite log takes a click batch on the event loop when its lock is free (see dashboard.clicks).
+        at_once = None if getattr(log_, "reads_may_block", False) else partial(log_.record_clicks, wait=False)
+        self.clicks = ClickWriter(log_.record_clicks, write_now=at_once, checkpoint=log_.checkpoint)
         self.commit_wait = COMMIT_WAIT
         self.attempt_wait = ATTEMPT_WAIT
         self._cache: dict[int, _Minted] = {}
@@ -111,10 +115,10 @@ class Resolver:
         now = now or datetime.now(timezone.utc)
         if not TOKEN_RE.fullmatch(token or ""):
             return _not_found()
-        link = self.desk.log.find_stable(fingerprint(token))
+        link = self.desk.log.stable_target(fingerprint(token))
         if link is None:
             return _not_found()
-        if link.entry.revoked_at is not None and link.entry.revoked_at <= now:
+        if link.revoked_at is not None and link.revoked_at <= now:
             outcome = Outcome(410, title="This link was withdrawn", message="The sender withdrew this download link. Ask your support contact for a new link.")
         elif now >= link.expires_at:
             outcome = Outcome(410, title="This link has expired", message="This download link has expired. Ask your support contact for a new link.")
@@ -132,7 +136,7 @@ class Resolver:
                 outcome = Outcome(302, location=location)
             except DeskError:
                 outcome = _unavailable()
-        click = self.clicks.submit(Click(link.entry.id, now, outcome.status, client_ip, user_agent, "HEAD" if method == "HEAD" else "GET"))
+        click = self.clicks.submit(Click(link.link_id, now, outcome.status, client_ip, user_agent, "HEAD" if method == "HEAD" else "GET"))
         return Outcome(outcome.status, outcome.location, outcome.title, outcome.message, click)
 
     async def recorded(self, pending: PendingClick) -> bool:
@@ -162,24 +166,24 @@ class Resolver:
         with self._lock:
             self.unavailable += 1
 
-    def _cached(self, link: StableLink, now: datetime) -> str | None:
+    def _cached(self, link: StableTarget, now: datetime) -> str | None:
         """The URL minted for this link earlier, while it has comfortably more life than a download needs."""
         margin = timedelta(seconds=max(60, link.mint_seconds // 2))
         with self._lock:
-            cached = self._cache.get(link.entry.id)
+            cached = self._cache.get(link.link_id)
         if cached is not None and cached.usable_until - now >= margin:
             return cached.url
         return None
 
-    def _mint(self, link: StableLink, now: datetime) -> str:
+    def _mint(self, link: StableTarget, now: datetime) -> str:
         """A fresh URL from the best signer that works now, saving the file under its own name."""
         lifetime = min(timedelta(seconds=link.mint_seconds), link.expires_at - now)
         request = ShareRequest(
-            bucket=link.entry.bucket,
-            key=link.entry.key,
+            bucket=link.bucket,
+            key=link.key,
             lifetime=max(lifetime, timedelta(seconds=1)),
-            issuer=one_line(link.entry.issuer, 200),  # only names a role session; never refused here
-            filename=download_name(link.entry.filename, link.entry.key),
+            issuer=one_line(link.issuer, 200),  # only names a role session; never refused here
+            filename=download_name(link.filename, link.key),
         )
         last: DeskError | None = None
         for name in MINT_ORDER:
@@ -194,7 +198,7 @@ class Resolver:
             assert signed.expiry is not None
             until = signed.expiry.effective_expires_at or signed.expiry.nominal_expires_at
             with self._lock:
-                self._cache[link.entry.id] = _Minted(signed.url, until)
+                self._cache[link.link_id] = _Minted(signed.url, until)
                 self.minted += 1
             return signed.url
         raise last or DeskError("No signer is available to mint a download URL.")
@@ -216,6 +220,9 @@ async def _wait(future: Future[Any], timeout: float, loop: asyncio.AbstractEvent
             waiter.set_result(None)
 
     def done(_: Future[Any]) -> None:
+        if running_loop() is loop:  # resolved on the loop itself (a click committed there): no wake-up through the loop's pipe
+            wake()
+            return
         try:
             loop.call_soon_threadsafe(wake)
         except RuntimeError:  # the event loop has closed: nobody waits any more
@@ -229,12 +236,12 @@ async def _wait(future: Future[Any], timeout: float, loop: asyncio.AbstractEvent
         timer.cancel()
 
 
-def _policy_refusal(desk: Desk, link: StableLink) -> str | None:
+def _policy_refusal(desk: Desk, link: StableTarget) -> str | None:
     """The sharing policy's word on serving this object now (the same rule the pages and the CLI apply)."""
     from dashboard.policy import policy_for
 
     try:
-        return policy_for(desk.settings).click_refusal(link.entry.bucket, link.entry.key)
+        return policy_for(desk.settings).click_refusal(link.bucket, link.key)
     except DeskError as exc:  # an unreadable policy file serves nothing rather than everything
         return str(exc)
 
@@ -396,7 +403,16 @@ def serve(desk: Callable[[], Desk], sock: socket.socket) -> None:
     """Serve the standalone resolver on an already bound socket until interrupted."""
     import uvicorn
 
-    config = uvicorn.Config(standalone_app(desk), log_level="warning", access_log=False)
+    def built() -> Desk:
+        made = desk()
+        # The desk's start-up objects (botocore's models, the demo's moto backends) live as long as
+        # the process: out of the cyclic collector's reach, a full collection no longer stalls
+        # every click in flight for tens of milliseconds.
+        gc.collect()
+        gc.freeze()
+        return made
+
+    config = uvicorn.Config(standalone_app(built), log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -14,11 +14,12 @@ that resolves dot segments would read it, so `a/../b` escapes nothing.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import tomllib
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -185,6 +186,8 @@ class Policy:
     members: tuple[Member, ...]
     default_role: str | None
     source: str  # the file it was read from, for messages and the Signers page
+    #: click_refusal's answers: a policy never changes (an edited file is a new Policy), clicks repeat.
+    _clicks: dict[tuple[str, str], str | None] = field(default_factory=dict, init=False, compare=False, hash=False, repr=False)
 
     def role(self, name: str) -> RolePolicy:
         return next((r for r in self.roles if r.name == name), RolePolicy(name))
@@ -293,10 +296,18 @@ class Policy:
         The log records the issuer's name, not the groups that gave them a
         role then, so a click is judged by the object rule across all roles.
         """
+        known = self._clicks.get((bucket, key), _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]
+        refusal: str | None = f"The sharing policy ({self.source}) no longer lets any role share s3://{bucket}/{key} as a stable link."
         for role in self.roles:
             if role.longest("stable") is not None and any(g.covers_object(bucket, key) for g in role.share):
-                return None
-        return f"The sharing policy ({self.source}) no longer lets any role share s3://{bucket}/{key} as a stable link."
+                refusal = None
+                break
+        if len(self._clicks) >= 4096:
+            self._clicks.clear()
+        self._clicks[(bucket, key)] = refusal
+        return refusal
 
 
 def _who(who: Identity | None) -> str:
@@ -388,6 +399,7 @@ def _member(role: str, rule: str, source: str) -> Member:
 
 
 _LOCK = threading.Lock()
+_UNKNOWN = object()
 _CACHE: dict[str, tuple[tuple[int, int], Policy]] = {}
 
 
@@ -415,9 +427,14 @@ def load(path: str | os.PathLike[str]) -> Policy:
 
 def policy_for(settings: Settings) -> Policy:
     """The policy this desk enforces: SHAREDESK_POLICY_FILE, else the built-in demo or default one."""
-    if settings.policy_file:
-        return load(Path(settings.policy_file).expanduser())
-    return load(BUILT_IN / ("demo.toml" if settings.demo else "default.toml"))
+    return load(_policy_path(settings.policy_file, settings.demo))
+
+
+@functools.lru_cache(maxsize=16)
+def _policy_path(policy_file: str | None, demo: bool) -> str:
+    if policy_file:
+        return os.fspath(Path(policy_file).expanduser())
+    return os.fspath(BUILT_IN / ("demo.toml" if demo else "default.toml"))
 
 
 def check_extension(policy: Policy, who: Identity | None, issuer: str, lifetime: timedelta) -> None:

@@ -130,3 +130,93 @@ def test_only_downloads_bump_a_links_counters(tmp_path, method):
         stored = log.get_stable(entry.id)
         assert stored.clicks == (1 if method == "GET" else 0)
         assert [c.method for c in log.clicks_for(entry.id)] == [method]
+
+
+# --- clicks committed on the event loop ---------------------------------------------
+
+
+def _on_a_loop(writer: ClickWriter, clicks: list[Click], settle: float = 5.0):
+    """Submit `clicks` from a running event loop, as the resolver's route does, and wait for each row."""
+    import asyncio
+
+    async def run():
+        pendings = [writer.submit(c) for c in clicks]
+        loop = asyncio.get_running_loop()
+        for pending in pendings:
+            await asyncio.wait_for(asyncio.wrap_future(pending.settled, loop=loop), settle)
+        return pendings
+
+    return asyncio.run(run())
+
+
+def test_clicks_submitted_on_an_event_loop_are_committed_there_in_one_batch():
+    thread_log, loop_log = FlakyLog(), FlakyLog()
+    writer = ClickWriter(thread_log, write_now=loop_log)
+    pendings = _on_a_loop(writer, [click(1), click(2), click(3)])
+    assert all(p.committed for p in pendings)
+    assert loop_log.rows == [click(1), click(2), click(3)] and loop_log.calls == 1  # one transaction for the turn of the loop
+    assert thread_log.calls == 0  # the writer thread was never involved
+    assert (writer.recorded, writer.recorded_inline, writer.failed_attempts) == (3, 3, 0)
+
+
+def test_a_click_the_loop_cannot_commit_at_once_is_written_by_the_thread_once():
+    thread_log = FlakyLog()
+    busy = FlakyLog(failures=1)  # the lock is held: SQLite refuses at once rather than wait on the event loop
+    writer = ClickWriter(thread_log, write_now=busy, retry_after=0.01)
+    (pending,) = _on_a_loop(writer, [click(7)])
+    assert pending.committed and pending.attempts == 1  # the refused try on the loop is not an attempt
+    assert busy.rows == [] and thread_log.rows == [click(7)]
+    assert (writer.recorded, writer.recorded_inline, writer.failed_attempts) == (1, 0, 0)
+    (later,) = _on_a_loop(writer, [click(8)])  # the thread has written what it owed: the loop commits again
+    assert later.committed and busy.rows == [click(8)]
+
+
+def test_clicks_from_a_thread_without_a_loop_go_to_the_writer_thread():
+    thread_log, loop_log = FlakyLog(), FlakyLog()
+    writer = ClickWriter(thread_log, write_now=loop_log)
+    writer.submit(click(4)).result(timeout=30)
+    assert thread_log.rows == [click(4)] and loop_log.calls == 0
+
+
+def test_a_run_of_commits_on_the_loop_asks_the_thread_for_a_checkpoint(monkeypatch):
+    from dashboard import clicks
+
+    monkeypatch.setattr(clicks, "CHECKPOINT_EVERY", 2)
+    checkpoints = threading.Event()
+    writer = ClickWriter(FlakyLog(), write_now=FlakyLog(), checkpoint=checkpoints.set)
+    _on_a_loop(writer, [click(1)])
+    assert not checkpoints.is_set()
+    _on_a_loop(writer, [click(2)])
+    assert checkpoints.wait(30)
+
+
+def test_on_a_real_log_whose_lock_another_writer_holds_the_loop_does_not_wait_and_nothing_is_lost(tmp_path):
+    """The event loop's commit refuses at once (SQLite's busy timeout is 5 s); the thread records the click after the lock is freed."""
+    import sqlite3
+    import time
+
+    path = tmp_path / "log.sqlite3"
+    log = IssuanceLog(path)
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another process issuing a link holds the write lock
+    writer = ClickWriter(log.record_clicks, write_now=lambda rows: log.record_clicks(rows, wait=False), retry_after=0.05)
+    tried = []
+    original = writer._write_now
+
+    def timed(rows):
+        started = time.monotonic()
+        try:
+            return original(rows)
+        finally:
+            tried.append(time.monotonic() - started)
+
+    writer._write_now = timed
+    released = threading.Timer(1.0, holder.rollback)
+    released.start()
+    try:
+        (pending,) = _on_a_loop(writer, [click(0)], settle=30)
+    finally:
+        released.join()
+        holder.close()
+    assert pending.committed and tried and tried[0] < 1.0  # refused before the holder let go, not after SQLite's 5 s
+    assert writer.recorded_inline == 0 and log.count_clicks() == 1

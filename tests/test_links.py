@@ -264,7 +264,7 @@ class _LogProxy:
         self._log, self.reads_may_block, self._fail = log, reads_may_block, fail
         self.lookups_on_event_loop: list[bool] = []
 
-    def find_stable(self, token_hash):
+    def stable_target(self, token_hash):
         try:
             asyncio.get_running_loop()
             self.lookups_on_event_loop.append(True)
@@ -274,7 +274,7 @@ class _LogProxy:
             raise LogReadError("The issuance log could not be read (connection refused). Check it, then try again.")
         if self._fail:
             raise self._fail("a bug")
-        return self._log.find_stable(token_hash)
+        return self._log.stable_target(token_hash)
 
     def __getattr__(self, name):
         return getattr(self._log, name)

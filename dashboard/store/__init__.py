@@ -21,11 +21,12 @@ from dashboard.store.errors import (
 from dashboard.store.log import IssuanceLog
 from dashboard.store.migrations import MIGRATIONS, Migration, apply_migrations, migration
 from dashboard.store import rollup as _rollup  # noqa: F401  (registers the audit rollup's migrations, 20 and up)
-from dashboard.store.stable import Click, StableLink, StableSpec
+from dashboard.store.stable import Click, StableLink, StableSpec, StableTarget
 
 __all__ = [
     "Click",
     "StableLink",
+    "StableTarget",
     "StableSpec",
     "MIGRATIONS",
     "IssuanceLog",

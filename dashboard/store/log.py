@@ -40,6 +40,7 @@ from dashboard.store.errors import (
 )
 from dashboard.store.location import Location, parse_location
 from dashboard.store.migrations import EVENT_INSERT
+from dashboard.store.connections import BUSY_TIMEOUT_MS
 from dashboard.store.sql import Backend, Db
 from dashboard.store.errors import cause
 from dashboard.store.sqlite import SqliteBackend
@@ -370,18 +371,32 @@ class IssuanceLog(StableLinkQueries):
         with self.reading() as db:
             return db.execute(sql, params).fetchall()
 
+    def checkpoint(self) -> None:
+        """Copy the WAL's committed pages into the SQLite file (PASSIVE: it waits for no reader); nothing to do on PostgreSQL."""
+        if self._backend.dialect != "sqlite":
+            return
+        with self.reading() as db:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
     @contextmanager
-    def _write(self, *, durable: bool = True) -> Iterator[Db]:
+    def _write(self, *, durable: bool = True, wait: bool = True) -> Iterator[Db]:
         """One write transaction; any database failure becomes a ``LogWriteError``.
 
         ``durable=False`` (click batches) lets SQLite skip the fsync: in WAL
         mode such a commit survives a crash of the desk, not a power loss.
+        ``wait=False`` (clicks committed on the resolver's event loop) makes
+        SQLite refuse at once when another writer holds the lock, and leaves
+        the WAL checkpoint, with its fsync, to a connection that may wait.
         """
         try:
             with self._backend.connection(writing=True) as db:
-                relaxed = not durable and db.dialect == "sqlite"
+                sqlite = db.dialect == "sqlite"
+                relaxed, hurried = sqlite and not durable, sqlite and not wait
                 if relaxed:
                     db.execute("PRAGMA synchronous = NORMAL")
+                if hurried:
+                    db.execute("PRAGMA busy_timeout = 0")
+                    db.execute("PRAGMA wal_autocheckpoint = 0")
                 try:
                     db.begin()
                     try:
@@ -391,6 +406,9 @@ class IssuanceLog(StableLinkQueries):
                         raise
                     db.commit()
                 finally:
+                    if hurried:
+                        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                        db.execute("PRAGMA wal_autocheckpoint = 1000")
                     if relaxed:
                         db.execute("PRAGMA synchronous = FULL")
         except self._backend.errors as exc:

@@ -41,6 +41,20 @@ class StableLink:
 
 
 @dataclass(frozen=True)
+class StableTarget:
+    """What a click needs of a stable link: the object it serves and whether it still may be served."""
+
+    link_id: int
+    bucket: str
+    key: str
+    filename: str | None
+    issuer: str
+    revoked_at: datetime | None
+    expires_at: datetime
+    mint_seconds: int
+
+
+@dataclass(frozen=True)
 class Click:
     link_id: int
     at: datetime
@@ -63,6 +77,10 @@ _STATE_WHERE: dict[str, tuple[str, bool]] = {
 STABLE_STATES: tuple[str, ...] = tuple(_STATE_WHERE)
 
 _COLUMNS = ", ".join(f"l.{c}" for c in ENTRY_COLUMNS)
+_TARGET = (
+    "SELECT l.id, l.bucket, l.key, l.filename, l.issuer, l.revoked_at, s.expires_at, s.mint_seconds "
+    "FROM stable_links s JOIN links l ON l.id = s.link_id WHERE s.token_hash = ?"
+)
 _SELECT = f"SELECT {_COLUMNS}, s.expires_at, s.mint_seconds, s.clicks, s.last_click_at FROM stable_links s JOIN links l ON l.id = s.link_id"
 
 
@@ -83,7 +101,7 @@ class StableLinkQueries:
 
     if TYPE_CHECKING:  # provided by IssuanceLog
 
-        def _write(self, *, durable: bool = ...) -> AbstractContextManager[Db]: ...
+        def _write(self, *, durable: bool = ..., wait: bool = ...) -> AbstractContextManager[Db]: ...
 
         def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ...) -> list[Any]: ...
 
@@ -92,6 +110,23 @@ class StableLinkQueries:
 
     def _stable_rows(self, sql: str, params: Sequence[object]) -> list[StableLink]:
         return [_stable(row) for row in self.query(sql, params)]
+
+    def stable_target(self, token_hash: str) -> StableTarget | None:
+        """What a click on the link whose token hashes to `token_hash` needs (the resolver's one read per click)."""
+        rows = self.query(_TARGET, (token_hash,))
+        if not rows:
+            return None
+        link_id, bucket, key, filename, issuer, revoked, expires, mint = rows[0]
+        return StableTarget(
+            link_id=int(link_id),
+            bucket=bucket,
+            key=key,
+            filename=filename,
+            issuer=issuer,
+            revoked_at=datetime.fromtimestamp(revoked, tz=UTC) if revoked is not None else None,
+            expires_at=datetime.fromtimestamp(expires, tz=UTC),
+            mint_seconds=int(mint),
+        )
 
     def find_stable(self, token_hash: str) -> StableLink | None:
         """The stable link whose token hashes to `token_hash` (an indexed, constant-time lookup)."""
@@ -125,17 +160,18 @@ class StableLinkQueries:
         (row,) = self.query(f"SELECT {cases} FROM stable_links s JOIN links l ON l.id = s.link_id", params)
         return {state: int(n) for state, n in zip(_STATE_WHERE, row)}
 
-    def record_clicks(self, clicks: Sequence[Click]) -> None:
+    def record_clicks(self, clicks: Sequence[Click], *, wait: bool = True) -> None:
         """Append clicks and bump each link's counters, all in one transaction.
 
         Unlike issued links (durable even on power loss), a click batch on
         SQLite commits with synchronous=NORMAL: in WAL mode that survives a
         crash of the desk and skips the fsync, which otherwise caps the
-        resolver at a few hundred clicks a second.
+        resolver at a few hundred clicks a second. ``wait=False``: refuse at
+        once (``LogWriteError``) rather than wait for another writer's lock.
         """
         if not clicks:
             return
-        with self._write(durable=False) as conn:
+        with self._write(durable=False, wait=wait) as conn:
             greatest = "GREATEST" if conn.dialect == "postgresql" else "MAX"
             if conn.dialect == "postgresql":
                 # Bounded as SQLite's 5 s busy timeout is: a batch stuck behind a lock fails and is

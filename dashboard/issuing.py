@@ -18,6 +18,7 @@ from dashboard.durations import format_duration
 from dashboard.errors import BadInput, DeskError
 from dashboard.expiry import LifetimeError
 from dashboard.identity import Identity, named
+from dashboard.safetext import one_line
 from dashboard.store import LogEntry, LogError, LogLocationError, NewLink
 from dashboard.strategies import Preview, ShareRequest, Signed
 from dashboard.strategies.base import preview_from
@@ -195,7 +196,7 @@ def customer_message(links: Sequence[IssuedLink], now: datetime | None = None) -
     lines = ["Hello,", "", "Here is your download link." if len(links) == 1 else "Here are your download links.", ""]
     for link in links:
         entry = link.entry
-        name = entry.filename or entry.key.rsplit("/", 1)[-1]
+        name = one_line(entry.filename or entry.key.rsplit("/", 1)[-1])  # a key's own line break cannot split the message
         end = entry.effective_expires_at
         if end is None:
             when = "for a limited time (we cannot say exactly how long)"

@@ -66,6 +66,11 @@ def visible(text: object) -> str:
     return _INVISIBLE.sub(_escape, "" if text is None else str(text))
 
 
+def visible_lines(text: object) -> str:
+    """``visible`` text that keeps its line breaks: a message of several lines, whose other control characters show as escapes."""
+    return "\n".join(visible(line) for line in ("" if text is None else str(text)).split("\n"))
+
+
 def one_line(text: object, limit: int | None = None) -> str:
     """``visible`` text on one line (a newline shows as ``\\x0a``), cut to ``limit`` characters with an ellipsis."""
     shown = visible(text)

@@ -94,3 +94,9 @@ def test_times_are_shown_in_the_viewers_zone_with_its_name() -> None:
     assert local_and_utc(moment, paris) == "2026-12-01 15:04 CET (2026-12-01 14:04 UTC)"
     assert local_and_utc(moment, UTC) == "2026-12-01 14:04 UTC"
     assert viewer_zone("Not/AZone") is UTC and zone_name(UTC) == "UTC"
+
+
+def test_visible_lines_keeps_line_breaks_and_shows_every_other_control_character() -> None:
+    from dashboard.safetext import visible_lines
+
+    assert visible_lines("Hello,\n\nfile\x1b[2J.txt\r\nbye") == "Hello,\n\nfile\\x1b[2J.txt\\x0d\nbye"

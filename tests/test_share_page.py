@@ -81,6 +81,7 @@ def test_share_page_issues_logged_links_with_a_message(demo_desk):
     assert len(urls(at)) == 2 and all("X-Amz-Credential=" + demo.SIGNER_KEY_ID in u for u in urls(at))
     message = [c.value for c in at.code if c.value.startswith("Hello")][0]
     assert "This link works until" in message and urls(at)[0] in message
+    assert message.startswith("Hello,\n\nHere are your download links.\n") and "\\x0a" not in message  # ready to paste: real line breaks
     assert at.get("download_button")  # several links: a CSV too
 
 

@@ -22,7 +22,7 @@ from dashboard.durations import format_duration
 from dashboard.errors import DeskError
 from dashboard.identity import Identity
 from dashboard.issuing import IssuedLink, Recommendation
-from dashboard.safetext import csv_frame, md, md_code, visible
+from dashboard.safetext import csv_frame, md, md_code, visible, visible_lines
 from dashboard.strategies import Preview, ShareRequest
 from dashboard.tables import issued_frame
 from dashboard.timefmt import local, zone_name
@@ -261,7 +261,7 @@ def results(rid: RequestId, tz: tzinfo) -> None:
     if len(links) > 50:
         st.caption(f"… and {len(links) - 50} more in the CSV.")
     st.markdown("**Message for the customer**")
-    st.code(visible(issuing.customer_message(links[:50])), language=None, wrap_lines=True)
+    st.code(visible_lines(issuing.customer_message(links[:50])), language=None, wrap_lines=True)
     if len(links) > 1:
         st.download_button(
             "Download all links (CSV)",

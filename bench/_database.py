@@ -13,13 +13,23 @@ from tests.postgres_server import fresh_schema_url, start  # noqa: E402
 HELP = "issuance log: a SQLite path or postgresql:// URL; 'postgresql' starts a private PostgreSQL as CI does (default: a throwaway SQLite file)"
 
 
-def resolve(value: str | None) -> str | None:
+def resolve(value: str | None, prefix: str = "bench") -> str | None:
     """The log location to use; a private server (if asked for) is stopped when the benchmark exits."""
     if value != "postgresql":
         return value
-    server = start()
-    atexit.register(server.remove)
-    return fresh_schema_url(server.url, prefix="bench")
+    return fresh_schema_url(_private_server(), prefix=prefix)
+
+
+_SERVERS: list[str] = []
+
+
+def _private_server() -> str:
+    """One private PostgreSQL for the whole benchmark (each call of `resolve` gets a schema of its own on it)."""
+    if not _SERVERS:
+        server = start()
+        atexit.register(server.remove)
+        _SERVERS.append(server.url)
+    return _SERVERS[0]
 
 
 def backend_name(url: str | None) -> str:

@@ -138,6 +138,22 @@ def _iso(moment: datetime) -> str:
     return f"{moment.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
 
 
+def _signature_mismatch(key_id: str, string_to_sign: str, provided: str, *more: tuple[str, str]) -> Refusal:
+    """S3's SignatureDoesNotMatch, with the details its error document carries (SigV4 adds the canonical request)."""
+    return Refusal(
+        403,
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        (
+            ("AWSAccessKeyId", key_id),
+            ("StringToSign", string_to_sign),
+            ("SignatureProvided", provided),
+            ("StringToSignBytes", _hex_bytes(string_to_sign)),
+            *more,
+        ),
+    )
+
+
 def _hex_bytes(text: str) -> str:
     return " ".join(f"{byte:02x}" for byte in text.encode())
 
@@ -280,19 +296,7 @@ class QueryAuthChecker:
         expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
         provided = params["X-Amz-Signature"]
         if not hmac.compare_digest(expected, provided.lower()):
-            return Refusal(
-                403,
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-                (
-                    ("AWSAccessKeyId", key_id),
-                    ("StringToSign", string_to_sign),
-                    ("SignatureProvided", provided),
-                    ("StringToSignBytes", _hex_bytes(string_to_sign)),
-                    ("CanonicalRequest", canonical),
-                    ("CanonicalRequestBytes", _hex_bytes(canonical)),
-                ),
-            )
+            return _signature_mismatch(key_id, string_to_sign, provided, ("CanonicalRequest", canonical), ("CanonicalRequestBytes", _hex_bytes(canonical)))
         if token and not credential.temporary:
             return _invalid_token(token)
         return None
@@ -337,17 +341,7 @@ class QueryAuthChecker:
         expected = base64.b64encode(hmac.new(credential.secret_access_key.encode(), string_to_sign.encode(), hashlib.sha1).digest()).decode()
         provided = params["Signature"]
         if not hmac.compare_digest(expected, provided):
-            return Refusal(
-                403,
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-                (
-                    ("AWSAccessKeyId", key_id),
-                    ("StringToSign", string_to_sign),
-                    ("SignatureProvided", provided),
-                    ("StringToSignBytes", _hex_bytes(string_to_sign)),
-                ),
-            )
+            return _signature_mismatch(key_id, string_to_sign, provided)
         if token and not credential.temporary:
             return _invalid_token(token)
         return None

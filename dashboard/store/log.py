@@ -237,6 +237,11 @@ class IssuanceLog(StableLinkQueries):
             finally:
                 if sqlite:
                     db.execute(f"PRAGMA cache_size = {int(cache)}")
+        if self._backend.dialect == "postgresql":
+            # PostgreSQL plans from table statistics, which a bulk load leaves stale until autovacuum's
+            # next pass: the audit's queries would meanwhile scan what their indexes answer.
+            with self._write() as db:
+                db.execute("ANALYZE")
         return written
 
     @staticmethod

@@ -14,7 +14,7 @@ they are counted in `dropped` and logged, never silently forgotten.  Clicks
 still queued when the process stops are lost with it.
 
 A click submitted on an event loop is committed on that loop, together with
-every click queued in the same turn of the loop, when the log can take it at
+every click queued in the same half millisecond, when the log can take it at
 once (`write_now`: a local SQLite file whose write lock is free; it never
 waits for a lock and never checkpoints). Handing every click to the writer
 thread and back cost the resolver more than the write itself: two Python
@@ -150,7 +150,7 @@ class ClickWriter:
         self._work.notify()
 
     def _flush_inline(self) -> None:
-        """On the event loop: commit what this turn of the loop queued, or hand it to the writer thread."""
+        """On the event loop: commit what the last GATHER seconds queued, or hand it to the writer thread."""
         assert self._write_now is not None
         with self._changed:
             self._flush_scheduled = False

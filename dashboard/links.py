@@ -77,7 +77,7 @@ class Resolver:
         self.desk = desk
         log_ = desk.log
         # A local SQLite log takes a click batch on the event loop when its lock is free (see dashboard.clicks).
-        at_once = None if getattr(log_, "reads_may_block", False) else partial(log_.record_clicks, wait=False)
+        at_once = None if self.reads_may_block else partial(log_.record_clicks, wait=False)
         self.clicks = ClickWriter(log_.record_clicks, write_now=at_once, checkpoint=log_.checkpoint)
         self.commit_wait = COMMIT_WAIT
         self.attempt_wait = ATTEMPT_WAIT

@@ -8,22 +8,12 @@ the sidebar collapsed reaches it. Screenshots of the Signers page at 1440 and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.desk_server import desk_server  # noqa: F401  (the session fixture)
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, FIRST_RENDER, RERUN, settled, snap
+from tests.browsing import FIRST_RENDER, RERUN, browser, settled, snap  # noqa: F401  (browser is a fixture; browsing skips without Chromium)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 
 def new_page(browser: Browser, width: int) -> Page:

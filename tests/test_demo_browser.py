@@ -24,24 +24,11 @@ from dashboard.strategies import ShareRequest
 from tests.desk_server import ROOT, desk_env
 from tests.desk_server import desk_server  # noqa: F401  (the session fixture)
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run the browser tests", allow_module_level=True)
+from tests.browsing import SCREENSHOTS, browser  # noqa: F401  (browser is a fixture; browsing skips without Chromium)
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
-
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"]
+from playwright.sync_api import Browser, Page  # noqa: E402
 KEY = "customers/globex/exports/données clients été.csv"
 STRATEGIES = ("ambient", "role-session", "iam-user", "stable", "cloudfront")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -22,12 +22,10 @@ import pytest
 
 from dashboard.store import IssuanceLog, NewLink, fingerprint
 from tests.desk_server import RunningDesk, desk_server  # noqa: F401  (the session fixture)
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, FIRST_RENDER, RERUN, settled, snap
+from tests.browsing import FIRST_RENDER, RERUN, browser, settled, snap  # noqa: F401  (browser is a fixture; browsing skips without Chromium)
 
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run the browser tests", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 HOSTILE_KEY = "[Click here](https://evil.example)"
 HOSTILE_ISSUER = "<img src=https://evil.example/pixel.gif onerror=alert(1)>"
@@ -36,14 +34,6 @@ HOSTILE_TICKET = "=cmd|' /C calc'!A0"
 #: favicon Streamlit fetches from Google's font CDN. Not this page's doing:
 #: reported, and the only outside request tolerated here.
 FAVICON = re.compile(r"^https://fonts\.gstatic\.com/s/i/short-term/release/materialsymbolsrounded/link/")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

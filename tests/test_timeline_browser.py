@@ -103,6 +103,9 @@ def test_timeline_headline_equals_its_cut_short_filters_count_and_the_filter_lan
             break
     else:
         pytest.fail("Three attempts straddled a minute boundary each; the machine is too slow to compare two views.")
+    # The headline cards are the page's last figures to arrive: wait for them to reach the filter's count.
+    headline = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text("Links issued", exact=True))
+    expect(headline.get_by_test_id("stMetricValue")).to_have_text(cut.removesuffix(" links"), timeout=RERUN)
     issued, _ = metric(page, "Links issued")
     assert cut == f"{issued} links" and metric(page, "Cut short")[0] == "100%"
     snap(page, "timeline-cut-short-1440")

@@ -173,6 +173,7 @@ def demo_desk(log_backend: str, request: pytest.FixtureRequest):
     desk = process_desk(local_url="http://localhost:8501")  # what AppTest pages pass too
     demo.ensure_seeded(desk.demo.endpoint)
     if log_backend != "postgresql":
+        desk.log  # opened now, so the demo history is seeded before the test counts rows, not during its first command
         yield desk
         return
     import streamlit as st

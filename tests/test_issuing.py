@@ -92,6 +92,19 @@ def test_logged_expiry_of_an_ambient_link_is_its_credentials_expiry(desk, creds)
     assert entry.bound_by == "credentials" and "task role" in entry.reason
 
 
+@pytest.mark.parametrize("name", ALL_STRATEGIES)
+def test_every_link_is_signed_at_its_rows_issue_time(desk, name):
+    """The issue's clock is the signing clock: a batch that takes seconds still promises each link from its row's issue time."""
+    issued_at = issuing.utcnow() - timedelta(seconds=3)
+    lifetime = timedelta(minutes=50)
+    (link,) = issuing.issue(desk, [request(lifetime)], name, now=issued_at)
+    entry = link.entry
+    assert entry.issued_at == entry.signed_at == issued_at
+    assert entry.nominal_expires_at == issued_at + lifetime
+    if "X-Amz-Date=" in link.url:
+        assert query(link.url)["X-Amz-Date"] == issued_at.strftime("%Y%m%dT%H%M%SZ")
+
+
 def test_a_failing_log_write_raises_a_desk_error_and_returns_no_link(desk, monkeypatch):
     message = "The issuance log could not be written (disk I/O error): no link was issued. Check the disk, then try again."
 

@@ -55,7 +55,7 @@ class Ambient:
 
     def sign(self, request: ShareRequest, now: datetime) -> Signed:
         credentials = self.desk.aws.ambient()
-        url = presign_get(self.desk.aws.s3(credentials), credentials, request)
+        url = presign_get(self.desk.aws.s3(credentials), credentials, request, now)
         return signed_s3_link(self.name, request, url, ambient_facts(credentials), s3_caps(self.desk.settings))
 
 

@@ -36,7 +36,7 @@ class IamUser:
 
     def sign(self, request: ShareRequest, now: datetime) -> Signed:
         key = self.desk.aws.signer_key()
-        url = presign_get(self.desk.aws.s3(key), key, request)
+        url = presign_get(self.desk.aws.s3(key), key, request, now)
         return signed_s3_link(self.name, request, url, key.facts(LABEL), s3_caps(self.desk.settings))
 
 

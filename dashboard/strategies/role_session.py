@@ -163,7 +163,7 @@ class RoleSession:
     def sign(self, request: ShareRequest, now: datetime) -> Signed:
         validate_sigv4_expires(request.lifetime)  # before any STS call
         session, why = self.session_for(request, now)
-        url = presign_get(self.desk.aws.s3(session), session, request)
+        url = presign_get(self.desk.aws.s3(session), session, request, now)
         facts = session.facts(LABEL, why)
         return signed_s3_link(self.name, request, url, facts, s3_caps(self.desk.settings))
 

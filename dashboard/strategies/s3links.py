@@ -19,6 +19,11 @@ from dashboard.strategies import sigv4
 from dashboard.strategies.base import ShareRequest, Signed
 from dashboard.urlparse import strip_secrets
 
+#: How far from botocore's own clock a signing time may be when botocore signs
+#: (it always signs at its present): an issue's `now` is a few seconds old by
+#: the time the last link of a batch is signed.
+BOTOCORE_CLOCK_SLACK = timedelta(minutes=1)
+
 _UNSAFE_ASCII = re.compile(r'[^A-Za-z0-9 !#$&+,.;=@^_`{}~()\[\]-]')
 
 
@@ -44,13 +49,14 @@ def content_disposition(filename: str) -> str:
 
 
 def presign_get(s3: Any, credentials: CredentialSnapshot, request: ShareRequest, at: datetime | None = None) -> str:
-    """A SigV4 GET URL for the request, signed with `credentials` (the keys `s3` was built with) now or at `at`.
+    """A SigV4 GET URL for the request, signed with `credentials` (the keys `s3` was built with) at `at`, else now.
 
     The lifetime is checked before anything is signed: botocore itself does not
     check the 604,800-second limit (FACTS.md), and an over-long X-Amz-Expires
     would give a link S3 refuses outright. botocore chooses the endpoint once
-    per bucket; the desk signs (sigv4.py). Only the demo's history signs at a
-    past `at`.
+    per bucket; the desk signs (sigv4.py). A strategy signs at its issue's
+    `now`, so the URL's X-Amz-Date is the log row's issue time; only the demo's
+    history signs far in the past.
     """
     expires = validate_sigv4_expires(request.lifetime)
     query: list[tuple[str, str]] = []
@@ -58,10 +64,12 @@ def presign_get(s3: Any, credentials: CredentialSnapshot, request: ShareRequest,
         query.append(("response-content-disposition", content_disposition(request.filename)))
     if request.version_id:
         query.append(("versionId", request.version_id))
+    present = datetime.now(timezone.utc)
+    when = as_utc(at) if at else present
     endpoint = sigv4.endpoint_for(s3, request.bucket)
     if endpoint is not None:
-        return sigv4.presign(endpoint, credentials, request.key, query, expires, as_utc(at) if at else datetime.now(timezone.utc))
-    if at is not None:
+        return sigv4.presign(endpoint, credentials, request.key, query, expires, when)
+    if abs(present - when) > BOTOCORE_CLOCK_SLACK:
         raise ValueError(f"botocore's links for bucket {request.bucket} take a form the desk does not sign itself, so none can be signed at a past time")
     params: dict[str, Any] = {"Bucket": request.bucket, "Key": request.key}
     names = {"response-content-disposition": "ResponseContentDisposition", "versionId": "VersionId"}

@@ -64,12 +64,11 @@ def presign_get(s3: Any, credentials: CredentialSnapshot, request: ShareRequest,
         query.append(("response-content-disposition", content_disposition(request.filename)))
     if request.version_id:
         query.append(("versionId", request.version_id))
-    present = datetime.now(timezone.utc)
-    when = as_utc(at) if at else present
+    when = as_utc(at) if at else datetime.now(timezone.utc)
     endpoint = sigv4.endpoint_for(s3, request.bucket)
     if endpoint is not None:
         return sigv4.presign(endpoint, credentials, request.key, query, expires, when)
-    if abs(present - when) > BOTOCORE_CLOCK_SLACK:
+    if abs(datetime.now(timezone.utc) - when) > BOTOCORE_CLOCK_SLACK:
         raise ValueError(f"botocore's links for bucket {request.bucket} take a form the desk does not sign itself, so none can be signed at a past time")
     params: dict[str, Any] = {"Bucket": request.bucket, "Key": request.key}
     names = {"response-content-disposition": "ResponseContentDisposition", "versionId": "VersionId"}

@@ -77,5 +77,6 @@ if archived:
         "they cannot be downloaded or picked until they are restored."
     )
 
+browse.share_picked()
 browse.picked_sidebar(table_key)
 browse.details_panel(desk, tz, bucket, prefix)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from dashboard import demo
 from tests.browsing import (  # noqa: F401  (browser and page are fixtures; CHROMIUM* for other modules)
     CHROMIUM,
@@ -25,6 +27,7 @@ from tests.browsing import (  # noqa: F401  (browser and page are fixtures; CHRO
     column,
     desk_on,
     navigate,
+    new_page,
     no_error_box,
     open_browse,
     open_page,
@@ -115,6 +118,27 @@ def test_pick_two_objects_issue_with_iam_user_and_download_the_first_link(desk_s
     key = folder + "2026-10 invoice.pdf"
     with urllib.request.urlopen(url, timeout=10) as download:
         assert download.read() == demo.body_of(key)
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_a_pick_leads_on_to_share_from_under_the_table_even_on_a_phone(desk_server, browser, width):  # noqa: F811
+    """A phone's sidebar is collapsed, so the picked list there is out of sight: the way on sits under the table too."""
+    page = new_page(browser, width)
+    try:
+        open_browse(page, browse_url(desk_server.url, demo.SUPPORT_BUCKET, "customers/acme/invoices/"))
+        expect(column(page, "Name").first).to_have_text("2026-10 invoice.pdf", timeout=RERUN)
+        expect(page.get_by_role("link", name=re.compile(r"^Share \d+ picked file"))).to_have_count(0)
+        tick(page, 1)
+        onward = page.get_by_role("link", name="Share 1 picked file", exact=True)
+        expect(onward).to_be_in_viewport(timeout=RERUN)
+        tick(page, 2)
+        expect(page.get_by_role("link", name="Share 2 picked files", exact=True)).to_be_visible(timeout=RERUN)
+        snap(page, f"browse-{width}-share-picked")
+        page.get_by_role("link", name="Share 2 picked files", exact=True).click()
+        expect(page.get_by_role("heading", name="Share")).to_be_visible(timeout=RERUN)
+        expect(page.get_by_text("Objects (2 picked on Browse)")).to_be_visible(timeout=RERUN)
+    finally:
+        page.context.close()
 
 
 def test_paste_a_cut_short_link_from_the_history_into_inspect_and_see_why(desk_server, page: Page):  # noqa: F811

@@ -170,6 +170,13 @@ def clear_picks(table_key: str) -> None:
     st.session_state[table_key] = {"selection": {"rows": []}}
 
 
+def share_picked() -> None:
+    """Under the table, the way on to Share once something is picked (a phone's collapsed sidebar hides the list)."""
+    count = len(selection())
+    if count:
+        st.page_link("../../pages/share.py", label=f"Share {count} picked file{'' if count == 1 else 's'}", icon=":material/share:")
+
+
 def picked_sidebar(table_key: str) -> None:
     picked = selection()
     with st.sidebar:

@@ -18,10 +18,13 @@ every click queued in the same half millisecond, when the log can take it at
 once (`write_now`: a local SQLite file whose write lock is free; it never
 waits for a lock and never checkpoints). Handing every click to the writer
 thread and back cost the resolver more than the write itself: two Python
-threads trading the GIL on every request. Whatever `write_now` cannot take at
-once (the lock is held, the log fails) goes to the writer thread, which waits
-and retries as above; the thread also checkpoints the WAL after a run of such
-commits.
+threads trading the GIL on every request. On a network database (PostgreSQL)
+`write_now` returns an awaitable instead: the batch's one statement is awaited
+on the loop while it serves other clicks, and the clicks queued meanwhile form
+the next batch as soon as it is done. Whatever `write_now` cannot take (the
+lock is held, the log fails) goes to the writer thread, which waits and
+retries as above; the thread also checkpoints the WAL after a run of such
+commits. One batch is written at a time, by the loop or by the thread.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import inspect
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 
 from dashboard.store import Click
@@ -42,6 +46,8 @@ MAX_PENDING = 100_000
 CHECKPOINT_EVERY = 200
 #: How long the event loop gathers clicks before committing them in one transaction (a commit costs
 #: about as much as a whole request; half a millisecond more before the redirect buys a batch).
+#: An awaited commit (a network database) needs no such pause: the clicks that arrive while one
+#: batch is in flight form the next (`gather=0`).
 GATHER = 0.0005
 #: How soon a commit on the event loop is tried again while the writer thread commits a batch.
 RETRY_INLINE = 0.0005
@@ -89,8 +95,9 @@ class ClickWriter:
         self,
         write: Callable[[Sequence[Click]], None],
         *,
-        write_now: Callable[[Sequence[Click]], None] | None = None,
+        write_now: Callable[[Sequence[Click]], Awaitable[None] | None] | None = None,
         checkpoint: Callable[[], None] | None = None,
+        gather: float = GATHER,
         retry_after: float = 0.25,
         max_retry_after: float = 5.0,
         max_pending: int = MAX_PENDING,
@@ -98,6 +105,7 @@ class ClickWriter:
         self._write = write
         self._write_now = write_now
         self._checkpoint = checkpoint
+        self._gather = gather
         self._retry_after = retry_after
         self._max_retry_after = max_retry_after
         self._max_pending = max_pending
@@ -111,6 +119,8 @@ class ClickWriter:
         self._wake = threading.Event()
         self._thread_owed = 0  # queued clicks handed to the writer thread (it writes while any are owed)
         self._flush_scheduled = False
+        self._inline_busy = False  # a commit awaited on the event loop is in flight (see _flush_inline)
+        self._awaiting: asyncio.Future[None] | None = None  # its task, kept referenced until done
         self._inline_commits = 0
         self._checkpoint_due = False
         self.recorded = 0  # clicks committed
@@ -138,7 +148,10 @@ class ClickWriter:
                 self._flush_scheduled = schedule = True
         if schedule:
             assert loop is not None
-            loop.call_later(GATHER, self._flush_inline)
+            if self._gather > 0:
+                loop.call_later(self._gather, self._flush_inline)
+            else:
+                loop.call_soon(self._flush_inline)
         for dropped in lost:
             _resolve(dropped.settled, False)
             log.error("Share Desk dropped a stable-link click (link %s): %s clicks were waiting for the log.", dropped.click.link_id, self._max_pending)
@@ -154,7 +167,7 @@ class ClickWriter:
         assert self._write_now is not None
         with self._changed:
             self._flush_scheduled = False
-            if not self._queue:
+            if not self._queue or self._inline_busy:  # a commit awaited on the loop flushes the rest when it is done
                 return
             if self._thread_owed:  # the thread is waiting for the log (or retrying): these follow in its next batch
                 self._hand_to_thread()
@@ -166,7 +179,7 @@ class ClickWriter:
             batch = self._start_batch()
             rows = [p.row() for p in batch]
         try:
-            self._write_now(rows)
+            written = self._write_now(rows)
         except Exception:  # locked, or failing: the thread waits for the log and retries, as for any click
             with self._changed:
                 for pending in batch:
@@ -176,6 +189,25 @@ class ClickWriter:
                 self._writing = []
                 self._hand_to_thread()
             return
+        if inspect.isawaitable(written):  # a network database: the loop serves other clicks meanwhile
+            self._inline_busy = True
+            self._awaiting = asyncio.ensure_future(self._await_inline(batch, written))
+            return
+        self._inline_done(batch)
+
+    async def _await_inline(self, batch: list[PendingClick], written: Awaitable[None]) -> None:
+        try:
+            await written
+        except Exception as exc:  # an attempt that waited for the log: the thread retries it, as its own
+            self._inline_busy = False
+            self._finish(batch, committed=False)
+            log.warning("Share Desk could not record %d stable-link click(s), retrying: %s", len(batch), exc)
+            return
+        self._inline_busy = False
+        self._inline_done(batch)
+
+    def _inline_done(self, batch: list[PendingClick]) -> None:
+        """A batch committed on the loop; whatever queued meanwhile goes next."""
         self._finish(batch, committed=True, inline=True)
         with self._changed:
             if self._queue and not self._flush_scheduled and not self._thread_owed:
@@ -227,7 +259,8 @@ class ClickWriter:
     def _take(self) -> list[PendingClick]:
         """The writer thread's next batch; [] when only a checkpoint is due."""
         with self._changed:
-            self._work.wait_for(lambda: (self._thread_owed > 0 and bool(self._queue)) or self._checkpoint_due)
+            # Not while a batch is written on the event loop: one batch in flight at a time, in order.
+            self._work.wait_for(lambda: (self._thread_owed > 0 and bool(self._queue) and not self._writing) or self._checkpoint_due)
             if not (self._thread_owed and self._queue):
                 self._checkpoint_due = False
                 return []
@@ -287,6 +320,8 @@ class ClickWriter:
                 self._thread_owed += len(batch)  # the thread retries them
             self._writing = []
             self._changed.notify_all()
+            if self._thread_owed:
+                self._work.notify()
         for attempt in attempts:
             _resolve(attempt, committed)
         for pending in batch:

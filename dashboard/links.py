@@ -12,18 +12,20 @@ is recorded once the log recovers), never a bare server error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import functools
 import gc
 import html
 import ipaddress
+import itertools
 import logging
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -42,6 +44,7 @@ from dashboard.strategies import ShareRequest
 
 if TYPE_CHECKING:
     from dashboard.desk import Desk
+    from dashboard.store.postgres_async import AsyncClickStore
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Ro
 COMMIT_WAIT = 3.0
 #: How long it then waits for a write already under way (SQLite gives up on a lock after 5 s).
 ATTEMPT_WAIT = 8.0
+#: Most tokens one batched lookup asks a network log for.
+LOOKUP_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -76,9 +81,13 @@ class Resolver:
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
         log_ = desk.log
-        # A local SQLite log takes a click batch on the event loop when its lock is free (see dashboard.clicks).
-        at_once = None if self.reads_may_block else partial(log_.record_clicks, wait=False)
-        self.clicks = ClickWriter(log_.record_clicks, write_now=at_once, checkpoint=log_.checkpoint)
+        # On the event loop, a click batch is committed there: a local SQLite log takes it when its lock
+        # is free; a network log's is awaited through the loop's own store (see dashboard.clicks).
+        if self.reads_may_block:
+            self.clicks = ClickWriter(log_.record_clicks, write_now=self._record_on_loop, gather=0)
+        else:
+            self.clicks = ClickWriter(log_.record_clicks, write_now=partial(log_.record_clicks, wait=False), checkpoint=log_.checkpoint)
+        self._on_loop: _OnLoop | None = None
         self.commit_wait = COMMIT_WAIT
         self.attempt_wait = ATTEMPT_WAIT
         self._cache: dict[int, _Minted] = {}
@@ -106,16 +115,45 @@ class Resolver:
         The lookup is a read of the WAL-mode SQLite log, which never waits for a
         writer, so the route runs it on the event loop and moves to a worker
         thread only when a URL must be minted (signing may call STS or Secrets
-        Manager), or for every click when the log says reads may block.
+        Manager). A network log (PostgreSQL) is read through `resolve_on_loop`
+        instead, or on a worker thread when it offers no store for the loop.
 
         A HEAD (a link checker, a mail scanner) is told whether the link works
         (200, or the 403, 404 or 410 a GET would get) and recorded as a check: no URL is minted or handed
         out for it, and it does not count as a download.
         """
-        now = now or datetime.now(timezone.utc)
         if not TOKEN_RE.fullmatch(token or ""):
             return _not_found()
         link = self.desk.log.stable_target(fingerprint(token))
+        return self.decide(link, client_ip=client_ip, user_agent=user_agent, now=now, may_sign=may_sign, method=method)
+
+    async def resolve_on_loop(self, on_loop: _OnLoop, token: str, **request: Any) -> Outcome:
+        """`resolve` for a network log: the lookup is awaited, batched with every click waiting (see `_Lookups`).
+
+        A `LogError` when the log cannot be read; a URL that must be signed is signed on a worker thread.
+        """
+        if not TOKEN_RE.fullmatch(token or ""):
+            return _not_found()
+        link = await on_loop.lookups.target(fingerprint(token))
+        now = datetime.now(timezone.utc)
+        outcome = self.decide(link, now=now, may_sign=False, **request)
+        if outcome is None:
+            outcome = await run_in_threadpool(partial(self.decide, link, now=now, **request))
+        assert outcome is not None
+        return outcome
+
+    def decide(
+        self,
+        link: StableTarget | None,
+        *,
+        client_ip: str | None = None,
+        user_agent: str | None = None,
+        now: datetime | None = None,
+        may_sign: bool = True,
+        method: str = "GET",
+    ) -> Outcome | None:
+        """The answer to a click on `link` (None: no such link), and its click submitted; see `resolve`."""
+        now = now or datetime.now(timezone.utc)
         if link is None:
             return _not_found()
         if link.revoked_at is not None and link.revoked_at <= now:
@@ -166,6 +204,36 @@ class Resolver:
         with self._lock:
             self.unavailable += 1
 
+    def on_loop(self) -> _OnLoop | None:
+        """The running event loop's store and lookups when the log is a network database, else None.
+
+        A store belongs to the loop it was made on (psycopg's async pool): a
+        resolver served by a new loop (a test client's) gets a new one.
+        """
+        loop = running_loop()
+        state = self._on_loop
+        if loop is None:
+            return None
+        if state is None or state.loop is not loop:
+            store = self.desk.log.loop_store() if self.reads_may_block else None
+            if store is None:
+                return None
+            state = self._on_loop = _OnLoop(loop, store)
+        return state
+
+    async def aclose(self) -> None:
+        """Close the event loop's store (the app's shutdown); queued clicks go on through the writer thread."""
+        state, self._on_loop = self._on_loop, None
+        if state is not None:
+            await state.store.close()
+
+    def _record_on_loop(self, clicks: Sequence[Click]) -> Awaitable[None]:
+        """The click writer's commit on the event loop: awaited through the loop's store."""
+        state = self.on_loop()
+        if state is None:  # no loop store here (a log that only says reads may block): the writer thread commits
+            raise LookupError("no store on this event loop")
+        return state.store.record_clicks(clicks)
+
     def _cached(self, link: StableTarget, now: datetime) -> str | None:
         """The URL minted for this link earlier, while it has comfortably more life than a download needs."""
         margin = timedelta(seconds=max(60, link.mint_seconds // 2))
@@ -202,6 +270,57 @@ class Resolver:
                 self.minted += 1
             return signed.url
         raise last or DeskError("No signer is available to mint a download URL.")
+
+
+class _Lookups:
+    """Stable targets read on the event loop in batches: every click waiting shares one statement.
+
+    The first click starts a read; the clicks that arrive while it is in
+    flight wait for the next one, which starts as soon as it is done. A
+    failed read fails every click of its batch (the 503 page), not the next.
+    """
+
+    def __init__(self, read: Callable[[list[str]], Awaitable[dict[str, StableTarget]]]) -> None:
+        self._read = read
+        self._waiting: dict[str, list[asyncio.Future[StableTarget | None]]] = {}
+        self._task: asyncio.Future[None] | None = None
+
+    async def target(self, token_hash: str) -> StableTarget | None:
+        future: asyncio.Future[StableTarget | None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(token_hash, []).append(future)
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        try:
+            while self._waiting:
+                hashes = list(itertools.islice(self._waiting, LOOKUP_BATCH))
+                batch = {h: self._waiting.pop(h) for h in hashes}
+                try:
+                    found = await self._read(hashes)
+                except Exception as exc:  # a LogError (the log is unreadable) or a bug: each click answers 503
+                    for futures in batch.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(exc)
+                    continue
+                for token_hash, futures in batch.items():
+                    for future in futures:
+                        if not future.done():  # a click whose request was cancelled no longer waits
+                            future.set_result(found.get(token_hash))
+        finally:
+            self._task = None
+
+
+@dataclass(frozen=True)
+class _OnLoop:
+    loop: asyncio.AbstractEventLoop
+    store: AsyncClickStore
+    lookups: _Lookups = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lookups", _Lookups(self.store.targets))
 
 
 def download_name(filename: str | None, key: str) -> str | None:
@@ -302,13 +421,16 @@ def client_ip(header_values: Iterable[str], peer: str | None, *, trusted_hops: i
     return normal_ip(peer)
 
 
-def routes(desk: Callable[[], Desk], resolver: Resolver | None = None) -> list[BaseRoute]:
+def routes(desk: Callable[[], Desk], resolver: Resolver | None = None, *, state: dict[str, Resolver] | None = None) -> list[BaseRoute]:
     """The stable-link route (GET and HEAD); `desk` is called on first use (or `resolver` is used).
 
     `/s` itself is answered too: otherwise Starlette would redirect it to `/s/`
-    with an address built from the request's own Host header.
+    with an address built from the request's own Host header. `state` holds
+    the resolver once built (its "resolver"), for the app that closes it.
     """
-    state: dict[str, Resolver] = {} if resolver is None else {"resolver": resolver}
+    state = {} if state is None else state
+    if resolver is not None:
+        state["resolver"] = resolver
     lock = threading.Lock()
 
     def first_resolver() -> Resolver:
@@ -325,9 +447,14 @@ def routes(desk: Callable[[], Desk], resolver: Resolver | None = None) -> list[B
         settings = found.desk.settings
         header = settings.client_ip_header
         ip = client_ip(request.headers.getlist(header) if header else [], request.client.host if request.client else None, trusted_hops=settings.client_ip_trusted_hops)
-        resolve = partial(found.resolve, token, client_ip=ip, user_agent=request.headers.get("user-agent"), method=request.method)
+        asked: dict[str, Any] = {"client_ip": ip, "user_agent": request.headers.get("user-agent"), "method": request.method}
+        resolve = partial(found.resolve, token, **asked)
         try:
-            if found.reads_may_block:
+            on_loop = found.on_loop()
+            outcome: Outcome | None
+            if on_loop is not None:
+                outcome = await found.resolve_on_loop(on_loop, token, **asked)
+            elif found.reads_may_block:
                 outcome = await run_in_threadpool(resolve)
             else:
                 outcome = resolve(may_sign=False)
@@ -363,9 +490,18 @@ def standalone_app(desk: Callable[[], Desk], resolver: Resolver | None = None) -
     async def not_found(request: Request, exc: Exception) -> Response:
         return _page(_not_found())
 
+    state: dict[str, Resolver] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if "resolver" in state:
+            await state["resolver"].aclose()
+
     app = Starlette(
-        routes=[*routes(desk, resolver), Route("/healthz", health, methods=["GET", "HEAD"])],
+        routes=[*routes(desk, resolver, state=state), Route("/healthz", health, methods=["GET", "HEAD"])],
         exception_handlers={404: not_found, 405: not_found},
+        lifespan=lifespan,
     )
     app.router.redirect_slashes = False
     return app

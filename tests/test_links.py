@@ -276,6 +276,9 @@ class _LogProxy:
             raise self._fail("a bug")
         return self._log.stable_target(token_hash)
 
+    def loop_store(self):
+        return None  # no store for the event loop: a blocking log is read on worker threads
+
     def __getattr__(self, name):
         return getattr(self._log, name)
 

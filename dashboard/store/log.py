@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dashboard.store import chain, rollup
 from dashboard.store.entries import (
@@ -45,6 +45,9 @@ from dashboard.store.sql import Backend, Db
 from dashboard.store.errors import cause
 from dashboard.store.sqlite import SqliteBackend
 from dashboard.store.stable import StableLinkQueries, StableSpec
+
+if TYPE_CHECKING:
+    from dashboard.store.postgres_async import AsyncClickStore
 
 __all__ = [
     "IssuanceLog",
@@ -104,6 +107,11 @@ class IssuanceLog(StableLinkQueries):
     def reads_may_block(self) -> bool:
         """True when a read can wait on the network (PostgreSQL): run it off an event loop."""
         return self._backend.reads_may_block
+
+    def loop_store(self) -> AsyncClickStore | None:
+        """For the resolver on a network database: its batched reads and click writes, awaited on the
+        running event loop (one store per loop); None when the log's own calls may run there (SQLite)."""
+        return self._backend.loop_store()
 
     @property
     def dialect(self) -> str:

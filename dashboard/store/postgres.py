@@ -25,6 +25,7 @@ from dashboard.store.sql import Db, Dialect, PostgresDb
 
 if TYPE_CHECKING:
     from dashboard.store.location import Location
+    from dashboard.store.postgres_async import AsyncClickStore
 
 __all__ = ["PostgresBackend"]
 
@@ -72,8 +73,9 @@ class PostgresBackend:
         params = pg_conninfo.conninfo_to_dict(location.target)
         for name, value in _DEFAULTS.items():
             params.setdefault(name, value)
+        self.conninfo = pg_conninfo.make_conninfo(**params)  # type: ignore[arg-type]
         self._pool = ConnectionPool(
-            pg_conninfo.make_conninfo(**params),  # type: ignore[arg-type]
+            self.conninfo,
             min_size=1,
             max_size=POOL_SIZE,
             kwargs={"autocommit": True},
@@ -92,6 +94,12 @@ class PostgresBackend:
                 f"The issuance log could not be opened ({cause(exc)}): no link can be issued. "
                 f"Check that {self.where} is reachable, that the user may create tables in it, then try again."
             ) from exc
+
+    def loop_store(self) -> AsyncClickStore:
+        """A store of the resolver's batched statements for the running event loop (see `postgres_async`)."""
+        from dashboard.store.postgres_async import AsyncClickStore
+
+        return AsyncClickStore(self.conninfo, where=self.where)
 
     @contextmanager
     def connection(self, *, writing: bool = False) -> Iterator[Db]:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     import psycopg
 
+    from dashboard.store.postgres_async import AsyncClickStore
+
 __all__ = ["Backend", "Cursor", "Db", "Dialect", "PostgresDb", "SqliteDb", "to_postgres"]
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -61,6 +63,8 @@ class Backend(Protocol):
     read_advice: str
 
     def connection(self, *, writing: bool = False) -> AbstractContextManager[Db]: ...
+
+    def loop_store(self) -> AsyncClickStore | None: ...
 
     def close(self) -> None: ...
 

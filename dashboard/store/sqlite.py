@@ -36,6 +36,10 @@ class SqliteBackend:
     reads_may_block = False  # WAL readers never wait for the writer
     errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
 
+    def loop_store(self) -> None:
+        """None: the resolver reads and writes a local file on its event loop with the log's own calls."""
+        return None
+
     def __init__(self, path: str) -> None:
         self.path = path
         self.where = path

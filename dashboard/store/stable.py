@@ -7,6 +7,8 @@ Only the token's hash is stored (as the row's fingerprint and token_hash).
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -77,11 +79,63 @@ _STATE_WHERE: dict[str, tuple[str, bool]] = {
 STABLE_STATES: tuple[str, ...] = tuple(_STATE_WHERE)
 
 _COLUMNS = ", ".join(f"l.{c}" for c in ENTRY_COLUMNS)
-_TARGET = (
-    "SELECT l.id, l.bucket, l.key, l.filename, l.issuer, l.revoked_at, s.expires_at, s.mint_seconds "
-    "FROM stable_links s JOIN links l ON l.id = s.link_id WHERE s.token_hash = ?"
+_HEX = re.compile(r"[0-9a-f]{64}")
+_TARGET_FROM = (
+    "SELECT s.token_hash, l.id, l.bucket, l.key, l.filename, l.issuer, l.revoked_at, s.expires_at, s.mint_seconds "
+    "FROM stable_links s JOIN links l ON l.id = s.link_id WHERE "
 )
+_TARGET = _TARGET_FROM + "s.token_hash = ?"
+#: PostgreSQL: the targets of many tokens at once (the resolver's batched lookup): `token_hash_array(hashes)`.
+TARGETS_PG = _TARGET_FROM + "s.token_hash = ANY(?::text[])"
+#: PostgreSQL: a batch of clicks in one statement (one round trip, one transaction): the rows, and each
+#: link's counters. Its one parameter is `clicks_json(clicks)` (a JSON text: no per-value adaptation).
+#: A HEAD check is kept, but is not a click on the link.
+RECORD_CLICKS_PG = """
+WITH batch AS (
+    SELECT * FROM json_to_recordset(?::json)
+        AS b(link_id bigint, at double precision, status integer, client_ip text, user_agent text, method text)
+), added AS (
+    INSERT INTO clicks (link_id, at, status, client_ip, user_agent, method)
+    SELECT link_id, at, status, client_ip, user_agent, method FROM batch
+)
+UPDATE stable_links s SET clicks = s.clicks + t.n, last_click_at = GREATEST(COALESCE(s.last_click_at, 0), t.last)
+FROM (SELECT link_id, COUNT(*) AS n, MAX(at) AS last FROM batch WHERE method <> 'HEAD' GROUP BY link_id) t
+WHERE s.link_id = t.link_id
+"""
 _SELECT = f"SELECT {_COLUMNS}, s.expires_at, s.mint_seconds, s.clicks, s.last_click_at FROM stable_links s JOIN links l ON l.id = s.link_id"
+
+
+def target_from_row(row: Sequence[Any]) -> tuple[str, StableTarget]:
+    """(token hash, target) from a row of `_TARGET` or `TARGETS_PG`."""
+    token_hash, link_id, bucket, key, filename, issuer, revoked, expires, mint = row
+    return token_hash, StableTarget(
+        link_id=int(link_id),
+        bucket=bucket,
+        key=key,
+        filename=filename,
+        issuer=issuer,
+        revoked_at=datetime.fromtimestamp(revoked, tz=UTC) if revoked is not None else None,
+        expires_at=datetime.fromtimestamp(expires, tz=UTC),
+        mint_seconds=int(mint),
+    )
+
+
+def click_rows(clicks: Sequence[Click]) -> list[tuple[Any, ...]]:
+    """The `clicks` table's values for each click (a user agent kept to 512 characters)."""
+    return [(c.link_id, to_epoch(c.at), c.status, c.client_ip, (c.user_agent or "")[:512] or None, c.method) for c in clicks]
+
+
+def clicks_json(clicks: Sequence[Click]) -> str:
+    """`RECORD_CLICKS_PG`'s parameter: the batch's rows as a JSON array of objects."""
+    names = ("link_id", "at", "status", "client_ip", "user_agent", "method")
+    return json.dumps([dict(zip(names, row)) for row in click_rows(clicks)])
+
+
+def token_hash_array(token_hashes: Sequence[str]) -> str:
+    """`TARGETS_PG`'s parameter: a PostgreSQL array literal of hex digests (nothing in them needs quoting)."""
+    if not all(_HEX.fullmatch(h) for h in token_hashes):
+        raise ValueError("a token hash is not a hex digest")
+    return "{" + ",".join(token_hashes) + "}"
 
 
 def _stable(row: Sequence[Any]) -> StableLink:
@@ -114,19 +168,7 @@ class StableLinkQueries:
     def stable_target(self, token_hash: str) -> StableTarget | None:
         """What a click on the link whose token hashes to `token_hash` needs (the resolver's one read per click)."""
         rows = self.query(_TARGET, (token_hash,))
-        if not rows:
-            return None
-        link_id, bucket, key, filename, issuer, revoked, expires, mint = rows[0]
-        return StableTarget(
-            link_id=int(link_id),
-            bucket=bucket,
-            key=key,
-            filename=filename,
-            issuer=issuer,
-            revoked_at=datetime.fromtimestamp(revoked, tz=UTC) if revoked is not None else None,
-            expires_at=datetime.fromtimestamp(expires, tz=UTC),
-            mint_seconds=int(mint),
-        )
+        return target_from_row(rows[0])[1] if rows else None
 
     def find_stable(self, token_hash: str) -> StableLink | None:
         """The stable link whose token hashes to `token_hash` (an indexed, constant-time lookup)."""
@@ -172,15 +214,13 @@ class StableLinkQueries:
         if not clicks:
             return
         with self._write(durable=False, wait=wait) as conn:
-            greatest = "GREATEST" if conn.dialect == "postgresql" else "MAX"
             if conn.dialect == "postgresql":
                 # Bounded as SQLite's 5 s busy timeout is: a batch stuck behind a lock fails and is
                 # retried (dashboard/clicks.py), so the resolver can tell its customer the truth.
                 conn.execute("SET LOCAL statement_timeout = '5s'")
-            conn.executemany(
-                "INSERT INTO clicks (link_id, at, status, client_ip, user_agent, method) VALUES (?, ?, ?, ?, ?, ?)",
-                [(c.link_id, to_epoch(c.at), c.status, c.client_ip, (c.user_agent or "")[:512] or None, c.method) for c in clicks],
-            )
+                conn.execute(RECORD_CLICKS_PG, (clicks_json(clicks),))
+                return
+            conn.executemany("INSERT INTO clicks (link_id, at, status, client_ip, user_agent, method) VALUES (?, ?, ?, ?, ?, ?)", click_rows(clicks))
             totals: dict[int, tuple[int, float]] = {}
             for c in clicks:
                 if not c.is_download:  # a HEAD check is kept, but is not a click on the link
@@ -188,7 +228,7 @@ class StableLinkQueries:
                 count, last = totals.get(c.link_id, (0, 0.0))
                 totals[c.link_id] = (count + 1, max(last, to_epoch(c.at) or 0.0))
             conn.executemany(
-                f"UPDATE stable_links SET clicks = clicks + ?, last_click_at = {greatest}(COALESCE(last_click_at, 0), ?) WHERE link_id = ?",
+                "UPDATE stable_links SET clicks = clicks + ?, last_click_at = MAX(COALESCE(last_click_at, 0), ?) WHERE link_id = ?",
                 [(count, last, link_id) for link_id, (count, last) in totals.items()],
             )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import functools
 import gc
@@ -125,57 +126,57 @@ class Resolver:
         if not TOKEN_RE.fullmatch(token or ""):
             return _not_found()
         link = self.desk.log.stable_target(fingerprint(token))
-        return self.decide(link, client_ip=client_ip, user_agent=user_agent, now=now, may_sign=may_sign, method=method)
+        if link is None:
+            return _not_found()
+        now = now or datetime.now(timezone.utc)
+        answer = self.answer(link, now, may_sign=may_sign, method=method)
+        return None if answer is None else self._submitted(answer, link, now, client_ip, user_agent, method)
 
-    async def resolve_on_loop(self, on_loop: _OnLoop, token: str, **request: Any) -> Outcome:
+    async def resolve_on_loop(
+        self, on_loop: _OnLoop, token: str, *, client_ip: str | None = None, user_agent: str | None = None, method: str = "GET"
+    ) -> Outcome:
         """`resolve` for a network log: the lookup is awaited, batched with every click waiting (see `_Lookups`).
 
-        A `LogError` when the log cannot be read; a URL that must be signed is signed on a worker thread.
+        A `LogError` when the log cannot be read. A URL that must be signed
+        is signed on a worker thread; the click is submitted here, on the
+        loop, whose store commits it.
         """
         if not TOKEN_RE.fullmatch(token or ""):
             return _not_found()
         link = await on_loop.lookups.target(fingerprint(token))
-        now = datetime.now(timezone.utc)
-        outcome = self.decide(link, now=now, may_sign=False, **request)
-        if outcome is None:
-            outcome = await run_in_threadpool(partial(self.decide, link, now=now, **request))
-        assert outcome is not None
-        return outcome
-
-    def decide(
-        self,
-        link: StableTarget | None,
-        *,
-        client_ip: str | None = None,
-        user_agent: str | None = None,
-        now: datetime | None = None,
-        may_sign: bool = True,
-        method: str = "GET",
-    ) -> Outcome | None:
-        """The answer to a click on `link` (None: no such link), and its click submitted; see `resolve`."""
-        now = now or datetime.now(timezone.utc)
         if link is None:
             return _not_found()
+        now = datetime.now(timezone.utc)
+        answer = self.answer(link, now, may_sign=False, method=method)
+        if answer is None:
+            answer = await run_in_threadpool(partial(self.answer, link, now, method=method))
+        assert answer is not None
+        return self._submitted(answer, link, now, client_ip, user_agent, method)
+
+    def answer(self, link: StableTarget, now: datetime, *, may_sign: bool = True, method: str = "GET") -> Outcome | None:
+        """What a click on `link` at `now` is answered (no click recorded); None when `may_sign` is False and a URL must be signed."""
         if link.revoked_at is not None and link.revoked_at <= now:
-            outcome = Outcome(410, title="This link was withdrawn", message="The sender withdrew this download link. Ask your support contact for a new link.")
-        elif now >= link.expires_at:
-            outcome = Outcome(410, title="This link has expired", message="This download link has expired. Ask your support contact for a new link.")
-        elif _policy_refusal(self.desk, link):
-            outcome = Outcome(403, title="This link was withdrawn", message="The sender's sharing policy no longer allows this file to be shared. Ask your support contact.")
-        elif method == "HEAD":
-            outcome = Outcome(200, title="This link works", message="Open it in a browser to download the file.")
-        else:
-            try:
-                location = self._cached(link, now)
-                if location is None:
-                    if not may_sign:
-                        return None
-                    location = self._mint(link, now)
-                outcome = Outcome(302, location=location)
-            except DeskError:
-                outcome = _unavailable()
-        click = self.clicks.submit(Click(link.link_id, now, outcome.status, client_ip, user_agent, "HEAD" if method == "HEAD" else "GET"))
-        return Outcome(outcome.status, outcome.location, outcome.title, outcome.message, click)
+            return Outcome(410, title="This link was withdrawn", message="The sender withdrew this download link. Ask your support contact for a new link.")
+        if now >= link.expires_at:
+            return Outcome(410, title="This link has expired", message="This download link has expired. Ask your support contact for a new link.")
+        if _policy_refusal(self.desk, link):
+            return Outcome(403, title="This link was withdrawn", message="The sender's sharing policy no longer allows this file to be shared. Ask your support contact.")
+        if method == "HEAD":
+            return Outcome(200, title="This link works", message="Open it in a browser to download the file.")
+        try:
+            location = self._cached(link, now)
+            if location is None:
+                if not may_sign:
+                    return None
+                location = self._mint(link, now)
+        except DeskError:
+            return _unavailable()
+        return Outcome(302, location=location)
+
+    def _submitted(self, answer: Outcome, link: StableTarget, now: datetime, client_ip: str | None, user_agent: str | None, method: str) -> Outcome:
+        """`answer`, with its click on its way to the log (the route waits for the row before answering)."""
+        click = self.clicks.submit(Click(link.link_id, now, answer.status, client_ip, user_agent, "HEAD" if method == "HEAD" else "GET"))
+        return dataclasses.replace(answer, click=click)
 
     async def recorded(self, pending: PendingClick) -> bool:
         """Wait for the click's row; False when the customer must get the 503 page instead.

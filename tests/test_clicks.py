@@ -220,3 +220,77 @@ def test_on_a_real_log_whose_lock_another_writer_holds_the_loop_does_not_wait_an
         holder.close()
     assert pending.committed and tried and tried[0] < 1.0  # refused before the holder let go, not after SQLite's 5 s
     assert writer.recorded_inline == 0 and log.count_clicks() == 1
+
+
+class AwaitedLog:
+    """An async write function (a network database's commit, awaited on the loop), held at a gate when asked."""
+
+    def __init__(self, failures: int = 0) -> None:
+        import asyncio
+
+        self.failures = failures
+        self.batches: list[list[Click]] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    def __call__(self, clicks):
+        async def commit():
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                await self.gate.wait()
+                if self.failures:
+                    self.failures -= 1
+                    raise LogWriteError("The clicks could not be recorded (server closed the connection unexpectedly).")
+                self.batches.append(list(clicks))
+            finally:
+                self.in_flight -= 1
+
+        return commit()
+
+
+def test_an_awaited_commit_takes_the_clicks_that_queued_while_it_was_in_flight_as_the_next_batch():
+    import asyncio
+
+    thread_log = FlakyLog()
+
+    async def run():
+        awaited = AwaitedLog()
+        writer = ClickWriter(thread_log, write_now=awaited, gather=0)
+        awaited.gate.clear()
+        first = writer.submit(click(1))
+        await asyncio.sleep(0.01)  # its commit is under way, held at the gate
+        assert awaited.in_flight == 1
+        rest = [writer.submit(click(n)) for n in (2, 3, 4)]
+        await asyncio.sleep(0.01)
+        assert awaited.in_flight == 1 and not first.committed  # one batch at a time: the rest wait their turn
+        awaited.gate.set()
+        loop = asyncio.get_running_loop()
+        for pending in (first, *rest):
+            assert await asyncio.wait_for(asyncio.wrap_future(pending.settled, loop=loop), 5) is True
+        return awaited, writer
+
+    awaited, writer = asyncio.run(run())
+    assert awaited.batches == [[click(1)], [click(2), click(3), click(4)]] and awaited.most_in_flight == 1
+    assert thread_log.calls == 0
+    assert (writer.recorded, writer.recorded_inline, writer.failed_attempts, writer.pending) == (4, 4, 0, 0)
+
+
+def test_an_awaited_commit_that_fails_is_an_attempt_and_the_thread_writes_the_batch_again():
+    import asyncio
+
+    thread_log = FlakyLog()
+
+    async def run():
+        writer = ClickWriter(thread_log, write_now=AwaitedLog(failures=1), gather=0, retry_after=0.01)
+        pending = writer.submit(click(9))
+        loop = asyncio.get_running_loop()
+        assert await asyncio.wait_for(asyncio.wrap_future(pending.settled, loop=loop), 5) is False  # the request learns at once
+        return writer, pending
+
+    writer, pending = asyncio.run(run())
+    pending.result(timeout=30)
+    assert thread_log.rows == [click(9)]
+    assert pending.attempts == 2 and (writer.recorded, writer.recorded_inline, writer.failed_attempts) == (1, 0, 1)

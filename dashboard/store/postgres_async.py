@@ -9,15 +9,16 @@ driver, and each is one statement for a whole batch of clicks
 caller's (`dashboard.links`, `dashboard.clicks`).
 
 The pool belongs to the event loop it was first used on. A connection the
-server ended (a restart, a failover) is replaced before use, as the
-threads' pool does (`postgres._check`), and no wait is unbounded: a failure
-is a `LogError` with a sentence, and the caller answers the desk's 503 page.
+server ended (a restart, a failover) is replaced before use, as in the
+threads' pool (`postgres._check`), and no wait is unbounded: a failure is a
+`LogError` with a sentence, and the caller answers the desk's 503 page.
 """
 
 from __future__ import annotations
 
+import contextlib
 import select
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import psycopg
@@ -35,13 +36,22 @@ _TARGETS = to_postgres(TARGETS_PG)
 _RECORD = to_postgres(RECORD_CLICKS_PG)
 
 
-async def _check(conn: psycopg.AsyncConnection[Any]) -> None:
-    """Raise if ``conn`` is no longer usable: a poll when it is fine, a round trip only when the server spoke."""
+async def _usable(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether ``conn`` still works: a poll when it is fine, a round trip only when the server spoke.
+
+    An idle connection has nothing to read; one the server ended (a restart,
+    ``pg_terminate_backend``, a failover) has its FATAL notice or EOF waiting.
+    """
     if conn.closed or conn.broken:
-        raise psycopg.OperationalError("the connection is closed")
+        return False
     readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:
+    if not readable:
+        return True
+    try:
         await conn.execute("SELECT 1")
+    except (psycopg.Error, OSError):
+        return False
+    return True
 
 
 async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
@@ -60,7 +70,6 @@ class AsyncClickStore:
             max_size=size,
             kwargs={"autocommit": True},
             configure=_configure,
-            check=_check,
             timeout=WAIT_SECONDS,
             name="share-desk-clicks",
             open=False,
@@ -70,7 +79,7 @@ class AsyncClickStore:
     async def targets(self, token_hashes: Sequence[str]) -> dict[str, StableTarget]:
         """The stable targets of those token hashes that name a link (a `LogReadError` when the log cannot say)."""
         try:
-            async with await self._connection() as conn:
+            async with self._connection() as conn:
                 cursor = await conn.execute(_TARGETS, (token_hash_array(token_hashes),))
                 rows = await cursor.fetchall()
         except (psycopg.Error, OSError) as exc:
@@ -82,7 +91,7 @@ class AsyncClickStore:
         if not clicks:
             return
         try:
-            async with await self._connection() as conn:
+            async with self._connection() as conn:
                 await conn.execute(_RECORD, (clicks_json(clicks),))
         except (psycopg.Error, OSError) as exc:
             raise LogWriteError(f"The clicks could not be recorded ({cause(exc)}). Check that {self.where} is reachable and accepts writes.") from exc
@@ -91,8 +100,26 @@ class AsyncClickStore:
         if self._opened:
             await self._pool.close()
 
-    async def _connection(self) -> Any:
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A working connection: those the server ended are closed and replaced at once.
+
+        (The pool's own check backs off a second or more between dead
+        connections; after a failover every pooled one is dead, and a click
+        must not wait for each.)
+        """
         if not self._opened:
             self._opened = True
             await self._pool.open(wait=False)  # connects in the background; a click waits at most WAIT_SECONDS
-        return self._pool.connection()
+        for _ in range(self._pool.max_size + 1):
+            conn = await self._pool.getconn()
+            if await _usable(conn):
+                break
+            await conn.close()
+            await self._pool.putconn(conn)  # a closed connection is dropped, and the pool opens another
+        else:
+            raise psycopg.OperationalError("every pooled connection had been closed by the server")
+        try:
+            yield conn
+        finally:
+            await self._pool.putconn(conn)

@@ -25,7 +25,7 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -321,14 +321,13 @@ class _Lookups:
             self._task = None
 
 
-@dataclass(frozen=True)
 class _OnLoop:
-    loop: asyncio.AbstractEventLoop
-    store: AsyncClickStore
-    lookups: _Lookups = field(init=False)
+    """A network log's store, and the lookups waiting on it, for one event loop."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "lookups", _Lookups(self.store.targets))
+    __slots__ = ("loop", "lookups", "store")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, store: AsyncClickStore) -> None:
+        self.loop, self.store, self.lookups = loop, store, _Lookups(store.targets)
 
 
 def download_name(filename: str | None, key: str) -> str | None:

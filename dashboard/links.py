@@ -88,8 +88,9 @@ class Resolver:
         log_ = desk.log
         # On the event loop, a click batch is committed there: a local SQLite log takes it when its lock
         # is free; a network log's is awaited through the loop's own store (see dashboard.clicks).
-        self._blocking = self.reads_may_block
-        if self._blocking:
+        #: True when a lookup may wait on the network (a PostgreSQL log): then it never runs on the event loop itself.
+        self.reads_may_block = bool(getattr(log_, "reads_may_block", False))
+        if self.reads_may_block:
             self.clicks = ClickWriter(log_.record_clicks, write_now=self._record_on_loop, gather=0)
         else:
             self.clicks = ClickWriter(log_.record_clicks, write_now=partial(log_.record_clicks, wait=False), checkpoint=log_.checkpoint)
@@ -100,11 +101,6 @@ class Resolver:
         self._lock = threading.Lock()
         self.minted = 0  # URLs signed so far (the cache's effect is visible in tests)
         self.unavailable = 0  # clicks answered with the 503 page because the log was in trouble
-
-    @property
-    def reads_may_block(self) -> bool:
-        """True when a lookup may wait on the network (a PostgreSQL log): then it runs off the event loop."""
-        return bool(getattr(self.desk.log, "reads_may_block", False))
 
     def resolve(
         self,
@@ -216,7 +212,7 @@ class Resolver:
         A store belongs to the loop it was made on (psycopg's async pool): a
         resolver served by a new loop (a test client's) gets a new one.
         """
-        if not self._blocking:
+        if not self.reads_may_block:
             return None
         loop = running_loop()
         state = self._on_loop

@@ -107,7 +107,8 @@ def test_the_loops_store_records_what_the_logs_own_batch_records(pg_desk) -> Non
         ]
 
     pg_desk.log.record_clicks(batch(first.entry.id))
-    store = AsyncClickStore(pg_desk.log.location.target, where=pg_desk.log.path)
+    store = pg_desk.log.loop_store()
+    assert store is not None
 
     async def run() -> None:
         try:
@@ -164,7 +165,7 @@ def test_the_resolver_on_the_loop_reconnects_after_its_connections_are_cut_and_s
 
 
 def test_an_unreachable_database_fails_a_loop_read_with_a_sentence_within_seconds(postgres_url) -> None:
-    unreachable = AsyncClickStore("postgresql://postgres@127.0.0.1:9/postgres?connect_timeout=1", where="the test database")
+    unreachable = AsyncClickStore("postgresql://postgres@127.0.0.1:9/postgres?connect_timeout=1", read_advice="Check that the test database is reachable", write_advice="Check that the test database accepts writes")
 
     async def run() -> BaseException:
         try:

@@ -54,9 +54,14 @@ def _check(conn: psycopg.Connection[Any]) -> None:
     """
     if conn.closed or conn.broken:
         raise psycopg.OperationalError("the connection is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:
+    if server_spoke(conn):
         conn.execute("SELECT 1").fetchone()
+
+
+def server_spoke(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    """Whether an idle connection has something to read: only a server ending it (a FATAL notice, EOF) sends any."""
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    return bool(readable)
 
 
 class PostgresBackend:
@@ -99,7 +104,7 @@ class PostgresBackend:
         """A store of the resolver's batched statements for the running event loop (see `postgres_async`)."""
         from dashboard.store.postgres_async import AsyncClickStore
 
-        return AsyncClickStore(self.conninfo, where=self.where)
+        return AsyncClickStore(self.conninfo, read_advice=self.read_advice, write_advice=self.write_advice)
 
     @contextmanager
     def connection(self, *, writing: bool = False) -> Iterator[Db]:

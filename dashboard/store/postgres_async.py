@@ -9,15 +9,14 @@ driver, and each is one statement for a whole batch of clicks
 caller's (`dashboard.links`, `dashboard.clicks`).
 
 The pool belongs to the event loop it was first used on. A connection the
-server ended (a restart, a failover) is replaced before use, as in the
-threads' pool (`postgres._check`), and no wait is unbounded: a failure is a
+server ended (a restart, a failover) is replaced before use, found as the
+threads' pool finds it (`postgres.server_spoke`), and no wait is unbounded: a failure is a
 `LogError` with a sentence, and the caller answers the desk's 503 page.
 """
 
 from __future__ import annotations
 
 import contextlib
-import select
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -25,6 +24,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from dashboard.store.errors import LogReadError, LogWriteError, cause
+from dashboard.store.postgres import server_spoke
 from dashboard.store.sql import to_postgres
 from dashboard.store.stable import RECORD_CLICKS_PG, TARGETS_PG, Click, StableTarget, clicks_json, target_from_row, token_hash_array
 
@@ -44,8 +44,7 @@ async def _usable(conn: psycopg.AsyncConnection[Any]) -> bool:
     """
     if conn.closed or conn.broken:
         return False
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if not readable:
+    if not server_spoke(conn):
         return True
     try:
         await conn.execute("SELECT 1")
@@ -62,8 +61,9 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
 class AsyncClickStore:
     """Batched stable-link reads and click writes on one PostgreSQL database, for one event loop."""
 
-    def __init__(self, conninfo: str, *, where: str, size: int = 4) -> None:
-        self.where = where
+    def __init__(self, conninfo: str, *, read_advice: str, write_advice: str, size: int = 4) -> None:
+        """`read_advice`, `write_advice`: the backend's "Check that ..." for each kind of failure."""
+        self._read_advice, self._write_advice = read_advice, write_advice
         self._pool = AsyncConnectionPool(
             conninfo,
             min_size=2,  # a read and a write in flight at once
@@ -83,7 +83,7 @@ class AsyncClickStore:
                 cursor = await conn.execute(_TARGETS, (token_hash_array(token_hashes),))
                 rows = await cursor.fetchall()
         except (psycopg.Error, OSError) as exc:
-            raise LogReadError(f"The issuance log could not be read ({cause(exc)}). Check that {self.where} is reachable, then try again.") from exc
+            raise LogReadError(f"The issuance log could not be read ({cause(exc)}). {self._read_advice}, then try again.") from exc
         return dict(target_from_row(row) for row in rows)
 
     async def record_clicks(self, clicks: Sequence[Click]) -> None:
@@ -94,7 +94,7 @@ class AsyncClickStore:
             async with self._connection() as conn:
                 await conn.execute(_RECORD, (clicks_json(clicks),))
         except (psycopg.Error, OSError) as exc:
-            raise LogWriteError(f"The clicks could not be recorded ({cause(exc)}). Check that {self.where} is reachable and accepts writes.") from exc
+            raise LogWriteError(f"The clicks could not be recorded ({cause(exc)}). {self._write_advice}.") from exc
 
     async def close(self) -> None:
         if self._opened:

@@ -36,10 +36,6 @@ class SqliteBackend:
     reads_may_block = False  # WAL readers never wait for the writer
     errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
 
-    def loop_store(self) -> None:
-        """None: the resolver reads and writes a local file on its event loop with the log's own calls."""
-        return None
-
     def __init__(self, path: str) -> None:
         self.path = path
         self.where = path
@@ -48,6 +44,10 @@ class SqliteBackend:
         self._lock = threading.Lock()
         self._companions: dict[str, tuple[int, int]] = {}
         self._pool, self._identity = self._open()
+
+    def loop_store(self) -> None:
+        """None: the resolver reads and writes a local file on its event loop with the log's own calls."""
+        return None
 
     def _open(self) -> tuple[ConnectionPool, tuple[int, int]]:
         deadline = time.monotonic() + OPEN_PATIENCE

@@ -7,6 +7,8 @@ accessible grid it keeps beside the canvas (`role="grid"`, rows with
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,9 +68,14 @@ def column(page: Page, name: str) -> Locator:
     """The rendered cells of one column of the object table, read from its accessible grid."""
     grid = page.get_by_test_id("stDataFrame").locator('table[role="grid"]')
     headers = grid.locator('th[role="columnheader"]')
-    expect(headers.first).to_be_attached(timeout=RERUN)
-    index = headers.all_inner_texts().index(name) + 1
-    return grid.locator(f'td[role="gridcell"][aria-colindex="{index}"]')
+    # During a rerun the grid is drawn again, and for a moment it may have no such header: wait for it.
+    named = headers.filter(has_text=re.compile(rf"^\s*{re.escape(name)}\s*$"))
+    for _ in range(3):
+        expect(named.first).to_be_attached(timeout=RERUN)
+        texts = [text.strip() for text in headers.all_inner_texts()]
+        if name in texts:
+            return grid.locator(f'td[role="gridcell"][aria-colindex="{texts.index(name) + 1}"]')
+    raise AssertionError(f"the object table kept losing its {name} column while it was read: {texts}")
 
 
 def ticked(page: Page) -> Locator:

@@ -10,6 +10,7 @@ else is skipped with the reason; each test gets a fresh schema of its own.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 
@@ -37,6 +38,19 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def real_main_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Put pytest's ``__main__`` back after each test.
+
+    Streamlit's script runner (AppTest included) installs the page script as
+    ``sys.modules["__main__"]`` and leaves it there. A later test that starts
+    processes with "spawn" would then run that page in every child:
+    dashboard/ui/navigation.py, which starts a desk and races the other
+    children for the demo's state file.
+    """
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
 
 
 @pytest.fixture
